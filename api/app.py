@@ -1,0 +1,43 @@
+"""The FastAPI application of a management node.
+
+Routes: `/health` (liveness and shard state), `/metrics` (Prometheus). The
+CloudStack query API mounts here as well (api/cloudstack.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response
+
+from cloudplane.api import metrics
+from cloudplane.node import ManagementNode
+
+
+def create_app(node: ManagementNode) -> FastAPI:
+    app = FastAPI(title="cloudplane", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.node = node
+
+    @app.get("/health")
+    async def health() -> Response:
+        wd = node.watchdog
+        shards: dict[str, Any] = {
+            name: {"up": h.reachable, "restarts": h.restarts, "crash_looping": h.crash_looping}
+            for name, h in wd.health.items()
+        }
+        ok = wd.healthy and bool(shards)
+        body = {"status": "ok" if ok else "degraded", "uptime_s": round(time.time() - node.started_at, 1),
+                "placement": node.settings.placement, "shards": shards}
+        return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        infos = await node.runtime.shard_infos()
+        text = metrics.render(infos, node.watchdog.health, await node.jobs_by_state(),
+                              node.runtime.local_stats())
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

@@ -1,0 +1,1 @@
+"""Simulator-driven benchmarks that print figures (`./dev bench NAME`)."""

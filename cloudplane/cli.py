@@ -1,0 +1,160 @@
+"""The `cloudplane` command: serve, db, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from cloudplane.settings import Settings
+
+log = logging.getLogger("cloudplane")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+        db_url=getattr(args, "db", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        ray_address=getattr(args, "address", None),
+        shards=getattr(args, "shards", None),
+        placement=getattr(args, "placement", None),
+        admin_password=getattr(args, "admin_password", None),
+    )
+
+
+def _fail(msg: str) -> int:
+    print(f"cloudplane: error: {msg}", file=sys.stderr)
+    return 2
+
+
+async def _check_db(url: str) -> None:
+    from sqlalchemy import text
+
+    from cloudplane.store.engine import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from cloudplane.api.app import create_app
+    from cloudplane.node import ManagementNode
+
+    node = ManagementNode(settings)
+    await node.start()
+    try:
+        config = uvicorn.Config(create_app(node), host=settings.host, port=settings.port,
+                                log_level="warning", access_log=False, lifespan="off")
+        server = uvicorn.Server(config)
+        print(f"cloudplane: management server on http://{settings.host}:{settings.port} "
+              f"(database {_redact(settings.database_url)}, {settings.shards} shards, "
+              f"placement {settings.placement})", flush=True)
+        await server.serve()
+    finally:
+        print("cloudplane: shutting down", flush=True)
+        await node.stop()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cloudplane.store.engine import BadDatabaseUrl, normalize_url
+
+    settings = _settings(args)
+    try:
+        normalize_url(settings.database_url)
+        asyncio.run(_check_db(settings.database_url))
+    except BadDatabaseUrl as e:
+        return _fail(str(e))
+    except Exception as e:  # any driver error: say which database and why
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        return _fail(f"cannot connect to database {_redact(settings.database_url)}: {reason}")
+    if not _port_free(settings.host, settings.port):
+        return _fail(f"port {settings.port} on {settings.host} is already in use (try --port)")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from cloudplane.store import migrate
+    from cloudplane.store.engine import BadDatabaseUrl
+
+    settings = _settings(args)
+    try:
+        if args.action == "upgrade":
+            asyncio.run(migrate.upgrade(settings.database_url, args.revision))
+            print(f"database {_redact(settings.database_url)} at {args.revision}")
+        else:
+            print(asyncio.run(migrate.current(settings.database_url)) or "empty")
+    except BadDatabaseUrl as e:
+        return _fail(str(e))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return cmd_serve(args)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="database URL (default: SQLite in the data directory); "
+                   "e.g. mysql://root@127.0.0.1/cloud")
+    p.add_argument("--data-dir", help="data directory (default ./.cloudplane)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cloudplane", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name, fn, help_ in (("serve", cmd_serve, "run a management server"),
+                            ("demo", cmd_demo, "run a management server with a simulated zone")):
+        p = sub.add_parser(name, help=help_)
+        _common(p)
+        p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
+        p.add_argument("--address", help="join an existing Ray cluster at this address")
+        p.add_argument("--shards", type=int, default=None, help="shard actors on this node (default 2)")
+        p.add_argument("--placement", choices=["grouped", "dedicated"], default=None)
+        p.add_argument("--admin-password", help="password of user admin at first start")
+        p.set_defaults(fn=fn)
+    p = sub.add_parser("db", help="database schema")
+    _common(p)
+    p.add_argument("action", choices=["upgrade", "current"])
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(fn=cmd_db)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    sys.exit(args.fn(args))

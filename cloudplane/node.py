@@ -1,0 +1,62 @@
+"""A management node: the store, Ray, the shards, the watchdog — started and
+stopped in one place. The API (api/app.py) is built on top of a started node."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cloudplane.actors.runtime import Runtime, init_ray
+from cloudplane.settings import Settings
+from cloudplane.store.engine import make_engine
+from cloudplane.store.jobs import AsyncJob, JobStatus
+from cloudplane.supervisors.shards import ShardWatchdog
+
+log = logging.getLogger(__name__)
+JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
+
+
+class ManagementNode:
+    def __init__(self, settings: Settings, *, namespace: str = "cloudplane") -> None:
+        self.settings = settings
+        self.namespace = namespace
+        self.runtime = Runtime(settings, namespace=namespace)
+        self.watchdog = ShardWatchdog(self.runtime.shard_names, self._ping)
+        self.engine: AsyncEngine | None = None
+        self.started_at = 0.0
+
+    async def _ping(self, shard: str) -> str:
+        return str(await self.runtime.handle(shard).ping.remote())
+
+    async def start(self, *, migrate: bool = True) -> None:
+        from cloudplane.store.migrate import upgrade
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await upgrade(self.settings.database_url)
+        self.engine = make_engine(self.settings.database_url)
+        init_ray(self.settings.ray_address)
+        await self.runtime.start()
+        await self.watchdog.check_once()
+        self.watchdog.start()
+        self.started_at = time.time()
+
+    async def stop(self) -> None:
+        await self.watchdog.stop()
+        # Shards are detached: the last node to leave takes them down; a node that
+        # joined an existing cluster leaves them to the others.
+        await self.runtime.stop(kill_shards=self.settings.ray_address is None)
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        assert self.engine is not None
+        names = {JobStatus.PENDING: "pending", JobStatus.SUCCEEDED: "succeeded", JobStatus.FAILED: "failed"}
+        out = dict.fromkeys(names.values(), 0)
+        async with self.engine.connect() as conn:
+            for status, n in (await conn.execute(select(JOBS.c.status, func.count()).group_by(JOBS.c.status))).all():
+                out[names.get(status, str(status))] = int(n)
+        return out

@@ -1,0 +1,158 @@
+"""Schema migrations, run programmatically with Alembic on our async engines.
+
+    await upgrade(url)              # bring a database to the newest schema
+    await current(url)              # the revision a database is at (None: empty)
+    python -m cloudplane.store.migrate revision -m "add foo" --url sqlite:///scratch.db
+
+Alembic is synchronous; each command runs inside `AsyncConnection.run_sync` on
+a connection from `make_engine`, which `migrations/env.py` picks up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloudplane.errors import CloudplaneError
+from cloudplane.store.engine import is_sqlite, make_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Serialises management nodes that start together against one MySQL server.
+_MYSQL_LOCK = "cloudplane.migrate"
+_MYSQL_LOCK_WAIT_S = 300
+
+
+class MigrationError(CloudplaneError):
+    """A migration could not run or left the database inconsistent."""
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head() -> str | None:
+    """The newest revision the code ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def _with_connection(url: str, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await work(conn)
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(url: str, alembic_step: Callable[[Config], object]) -> None:
+    """Run one Alembic command with the DDL-safety settings of each backend."""
+    sqlite = is_sqlite(url)
+
+    def step(sync_conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        alembic_step(cfg)
+
+    async def work(conn: AsyncConnection) -> None:
+        if sqlite:
+            # Batch mode rebuilds a table by copy, drop and rename; with foreign
+            # keys enforced the drop would cascade or fail. The pragma only takes
+            # effect outside a transaction, so it comes first, and the check
+            # after the migration catches anything the copy broke.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            if (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() != 0:
+                raise MigrationError("could not suspend SQLite foreign keys for the migration")
+            # The sqlite3 module opens transactions only before DML, so DDL would
+            # autocommit statement by statement; an explicit BEGIN makes the
+            # whole migration one transaction (SQLite's DDL is transactional).
+            await conn.exec_driver_sql("BEGIN")
+            await conn.run_sync(step)
+            bad = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+            if bad:
+                await conn.rollback()
+                raise MigrationError(f"migration broke foreign keys: {bad[:5]}")
+            await conn.commit()
+            return
+        lock = f"SELECT GET_LOCK('{_MYSQL_LOCK}', {_MYSQL_LOCK_WAIT_S})"
+        got = (await conn.exec_driver_sql(lock)).scalar()
+        if got != 1:
+            raise MigrationError("another node holds the migration lock")
+        try:
+            await conn.run_sync(step)
+            await conn.commit()
+        finally:
+            await conn.exec_driver_sql(f"SELECT RELEASE_LOCK('{_MYSQL_LOCK}')")
+
+    # The engine is disposed afterwards, so the pragma never reaches a pooled connection.
+    await _with_connection(url, work)
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` up to `revision` (idempotent)."""
+    await _migrate(url, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def downgrade(url: str, revision: str) -> None:
+    """Take the database at `url` down to `revision` ("base" drops everything)."""
+    await _migrate(url, lambda cfg: command.downgrade(cfg, revision))
+
+
+async def current(url: str) -> str | None:
+    """The revision the database at `url` is at; None for an unmigrated one."""
+
+    def read(sync_conn: Connection) -> str | None:
+        return MigrationContext.configure(sync_conn).get_current_revision()
+
+    async def work(conn: AsyncConnection) -> str | None:
+        rev: str | None = await conn.run_sync(read)
+        return rev
+
+    result: str | None = await _with_connection(url, work)
+    return result
+
+
+async def make_revision(url: str, message: str, rev_id: str | None = None) -> None:
+    """Write a new revision file, autogenerated from what the tables declare and
+    the shipped revisions lack. `url` names a scratch database: it is upgraded
+    to head first, since Alembic compares against a database at head."""
+    await upgrade(url)
+    await _migrate(
+        url, lambda cfg: command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cloudplane.store.migrate")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("upgrade", help="migrate a database to a revision (default head)")
+    up.add_argument("--url", required=True)
+    up.add_argument("revision", nargs="?", default="head")
+    cur = sub.add_parser("current", help="print a database's revision")
+    cur.add_argument("--url", required=True)
+    rev = sub.add_parser("revision", help="autogenerate a revision against a scratch database")
+    rev.add_argument("--url", required=True)
+    rev.add_argument("-m", "--message", required=True)
+    rev.add_argument("--rev-id", default=None)
+    args = parser.parse_args(argv)
+    if args.cmd == "upgrade":
+        asyncio.run(upgrade(args.url, args.revision))
+    elif args.cmd == "current":
+        print(asyncio.run(current(args.url)))
+    else:
+        asyncio.run(make_revision(args.url, args.message, args.rev_id))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Every table of the resource model. Importing this package registers them all
+on `SQLModel.metadata` (Alembic and `create_all` read that)."""
+
+from cloudplane.store.jobs import AsyncJob  # noqa: F401
+from cloudplane.store.tables import (  # noqa: F401
+    capacity,
+    compute,
+    config,
+    events,
+    identity,
+    images,
+    infra,
+    limits,
+    network,
+    probe,
+    storage,
+    tags,
+)

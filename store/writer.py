@@ -1,0 +1,253 @@
+"""Group commit: concurrent writes share one transaction.
+
+A commit costs the same for one row as for hundreds (MariaDB ~4.5k commits/s on
+one connection, ~20k rows/s with group commit), so every process funnels its
+writes through one `GroupWriter`. Callers await their own item; the flusher
+takes whatever is queued, runs it in one transaction and resolves each item.
+
+Items come in four shapes:
+- `insert(table, row)`: rows for one table become one multi-row INSERT;
+- `versioned(table, id, expected, changes)`: an optimistic update; updates of
+  one table and column set become one executemany whose total rowcount must
+  equal the number of items (if not, some row was stale: the batch is rolled
+  back and its items retried alone, so exactly the stale ones fail);
+- `execute(stmt, params)`: identical statements become one executemany;
+- `submit(fn)`: an arbitrary `async fn(conn)`, for versioned writes that must
+  see their own rowcount. Such a function must check its version *first*, so a
+  StaleVersion leaves nothing behind in the shared transaction.
+
+If the database rejects the batch, it is rolled back and each item is retried
+in a transaction of its own, so one bad item fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+
+from cloudplane.errors import ApiError, CloudplaneError, StaleVersion
+
+log = logging.getLogger(__name__)
+
+WorkFn = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+@dataclass
+class _Item:
+    kind: str  # insert | versioned | execute | fn
+    fut: asyncio.Future[Any]
+    table: Table | None = None
+    stmt: Executable | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    fn: WorkFn | None = None
+
+
+class _BatchStale(Exception):
+    """Some versioned item in a merged executemany matched no row."""
+
+
+_VERSIONED_STMTS: dict[tuple[str, tuple[str, ...]], Executable] = {}
+
+
+def _versioned_stmt(table: Table, cols: tuple[str, ...]) -> Executable:
+    key = (table.name, cols)
+    stmt = _VERSIONED_STMTS.get(key)
+    if stmt is None:
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_v"))
+            .values({**{c: bindparam(f"_c_{c}") for c in cols}, "version": bindparam("_nv")})
+        )
+        _VERSIONED_STMTS[key] = stmt
+    return stmt
+
+
+@dataclass
+class WriterStats:
+    batches: int = 0
+    items: int = 0
+    retries: int = 0
+    busy_s: float = 0.0
+
+
+class GroupWriter:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 1000, flushers: int = 1) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._flushers = [asyncio.create_task(self._run(), name=f"writer-{i}") for i in range(flushers)]
+        self._closed = False
+        self.stats = WriterStats()
+
+    # -- API -----------------------------------------------------------------
+    def insert(self, table: Table, row: dict[str, Any]) -> asyncio.Future[Any]:
+        return self._put(_Item("insert", self._fut(), table=table, params=row))
+
+    def versioned(self, table: Table, row_id: int, expected: int, changes: dict[str, Any]) -> asyncio.Future[Any]:
+        """Resolve to the new version, or raise StaleVersion."""
+        params = {"_id": row_id, "_v": expected, "_nv": expected + 1}
+        params.update({f"_c_{k}": v for k, v in changes.items()})
+        return self._put(_Item("versioned", self._fut(), table=table, params=params,
+                               stmt=_versioned_stmt(table, tuple(sorted(changes)))))
+
+    def execute(self, stmt: Executable, params: dict[str, Any] | None = None) -> asyncio.Future[Any]:
+        return self._put(_Item("execute", self._fut(), stmt=stmt, params=params or {}))
+
+    def submit(self, fn: WorkFn) -> asyncio.Future[Any]:
+        return self._put(_Item("fn", self._fut(), fn=fn))
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._queue:
+            await asyncio.sleep(0.01)
+        for t in self._flushers:
+            t.cancel()
+        await asyncio.gather(*self._flushers, return_exceptions=True)
+
+    # -- machinery -------------------------------------------------------------
+    @staticmethod
+    def _fut() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    def _put(self, item: _Item) -> asyncio.Future[Any]:
+        if self._closed:
+            raise CloudplaneError("writer is closed")
+        self._queue.append(item)
+        self._wake.set()
+        return item.fut
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._queue:
+                self._wake.clear()
+                continue
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            if not self._queue:
+                self._wake.clear()
+            t0 = time.perf_counter()
+            try:
+                await self._flush(batch)
+            except asyncio.CancelledError:
+                for it in batch:
+                    if not it.fut.done():
+                        it.fut.cancel()
+                raise
+            finally:
+                self.stats.busy_s += time.perf_counter() - t0
+
+    async def _flush(self, batch: list[_Item]) -> None:
+        self.stats.batches += 1
+        self.stats.items += len(batch)
+        try:
+            results = await self._in_transaction(batch)
+        except _BatchStale:
+            # Rare: isolate the stale rows; the others commit on their own.
+            self.stats.retries += 1
+            for it in batch:
+                try:
+                    res = await self._in_transaction([it])
+                    _resolve(it, res[0])
+                except _BatchStale:
+                    _fail(it, StaleVersion(it.table.name if it.table is not None else "?",
+                                           it.params.get("_id"), int(it.params.get("_v", 0))))
+                except (DBAPIError, OperationalError) as e1:
+                    _fail(it, e1)
+            return
+        except (DBAPIError, OperationalError) as e:
+            if len(batch) == 1:
+                _fail(batch[0], e)
+                return
+            # Isolate the culprit: every item alone.
+            self.stats.retries += 1
+            log.debug("batch of %d failed (%s); retrying items one by one", len(batch), e)
+            for it in batch:
+                try:
+                    res = await self._in_transaction([it])
+                    _resolve(it, res[0])
+                except (DBAPIError, OperationalError) as e1:
+                    _fail(it, e1)
+            return
+        for it, res in zip(batch, results):
+            _resolve(it, res)
+
+    async def _in_transaction(self, batch: list[_Item]) -> list[Any]:
+        results: list[Any] = [None] * len(batch)
+        async with self.engine.begin() as conn:
+            # Inserts grouped per table (multi-row INSERT), in first-seen order.
+            by_table: dict[str, tuple[Table, list[int]]] = {}
+            for i, it in enumerate(batch):
+                if it.kind == "insert" and it.table is not None:
+                    by_table.setdefault(it.table.name, (it.table, []))[1].append(i)
+            for table, idxs in by_table.values():
+                await conn.execute(table.insert(), [batch[i].params for i in idxs])
+            # Versioned updates grouped per statement (table + columns): one executemany each.
+            by_stmt: dict[int, tuple[Executable, list[int]]] = {}
+            for i, it in enumerate(batch):
+                if it.kind == "versioned" and it.stmt is not None:
+                    by_stmt.setdefault(id(it.stmt), (it.stmt, []))[1].append(i)
+            for stmt, idxs in by_stmt.values():
+                if len(idxs) == 1:
+                    r = await conn.execute(stmt, batch[idxs[0]].params)
+                else:
+                    r = await conn.execute(stmt, [batch[i].params for i in idxs])
+                if r.rowcount != len(idxs):
+                    raise _BatchStale()
+                for i in idxs:
+                    results[i] = batch[i].params["_nv"]
+            # Statements and functions in arrival order; runs of one statement are merged.
+            i = 0
+            while i < len(batch):
+                it = batch[i]
+                if it.kind == "execute":
+                    j = i
+                    while j < len(batch) and batch[j].kind == "execute" and batch[j].stmt is it.stmt:
+                        j += 1
+                    if j - i > 1:
+                        await conn.execute(it.stmt, [batch[k].params for k in range(i, j)])  # type: ignore[arg-type]
+                    else:
+                        r = await conn.execute(it.stmt, it.params)  # type: ignore[arg-type]
+                        results[i] = r.rowcount
+                    i = j
+                    continue
+                if it.kind == "fn" and it.fn is not None:
+                    try:
+                        results[i] = await it.fn(conn)
+                    except (CloudplaneError, ApiError) as e:
+                        # Expected refusals (stale version, ...) wrote nothing: keep the batch.
+                        results[i] = _Refused(e)
+                i += 1
+        return results
+
+
+@dataclass
+class _Refused:
+    error: Exception
+
+
+def _resolve(it: _Item, res: Any) -> None:
+    if it.fut.done():
+        return
+    if isinstance(res, _Refused):
+        it.fut.set_exception(res.error)
+    else:
+        it.fut.set_result(res)
+
+
+def _fail(it: _Item, e: BaseException) -> None:
+    if not it.fut.done():
+        it.fut.set_exception(e)

@@ -1,0 +1,110 @@
+"""The runtime through Ray: durable jobs, shards, placement policies, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cloudplane.actors.identity import EntityRef
+from cloudplane.actors.runtime import Runtime
+from cloudplane.errors import ApiError
+from cloudplane.settings import Settings
+from cloudplane.store.engine import make_engine
+from cloudplane.store.jobs import JobStatus
+from tests.actors.local import JOBS, PROBES, create_schema, new_probes
+from tests.dbs import fresh_database
+
+pytestmark = pytest.mark.ray
+
+# (policy, backend): the dedicated policy costs a Ray actor per entity, so it
+# runs on one backend with few entities.
+CASES = [("grouped", "sqlite"), ("grouped", "mysql"), ("dedicated", "sqlite")]
+
+
+@pytest.fixture(params=CASES, ids=lambda c: f"{c[0]}-{c[1]}", scope="module")
+async def rt(request: pytest.FixtureRequest, ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runtime]:
+    policy, backend = request.param
+    async with fresh_database(backend, Path(tmp_path_factory.mktemp("db"))) as url:
+        engine = make_engine(url)
+        await create_schema(engine)
+        await engine.dispose()
+        settings = Settings(db_url=url, placement=policy, shards=2, fault_injection=True)
+        runtime = Runtime(settings, namespace=f"t-{policy}-{backend}-{time.monotonic_ns()}",
+                          reconcile_interval_s=1.0)
+        await runtime.start()
+        yield runtime
+        await runtime.stop()
+
+
+def many(rt: Runtime, grouped: int, dedicated: int) -> int:
+    return grouped if rt.policy.name == "grouped" else dedicated
+
+
+async def test_submit_and_wait(rt: Runtime) -> None:
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    assert await rt.run(ref, "incr", {"by": 5}) == {"counter": 5}
+    with pytest.raises(ApiError) as ei:
+        await rt.run(ref, "refuse", {"code": 431, "message": "bad parameter x"})
+    assert ei.value.code == 431 and "bad parameter x" in ei.value.text
+
+
+async def test_job_row_is_committed_before_submit_returns(rt: Runtime) -> None:
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    job = await rt.submit(ref, "sleep", {"seconds": 0.3})
+    async with rt.engine.connect() as conn:  # type: ignore[union-attr]
+        row = (await conn.execute(select(JOBS).where(JOBS.c.uuid == job))).mappings().one()
+    assert row["owner_shard"] == rt.shard_for(ref) and row["op"] == "sleep"
+    assert (await rt.wait(job, 10)).ok
+
+
+async def test_ops_on_one_entity_are_serial_and_ordered(rt: Runtime) -> None:
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    n = 1000
+    jobs = await asyncio.gather(*(rt.submit(ref, "append", {"seq": i}) for i in range(n)))
+    results = await asyncio.gather(*(rt.wait(j, 60) for j in jobs))
+    assert all(r.ok for r in results)
+    assert [r.result["n"] for r in results] == list(range(1, n + 1))
+    assert max(r.result["max_active"] for r in results) == 1
+
+
+async def test_ops_on_many_entities_overlap(rt: Runtime) -> None:
+    n = many(rt, 1000, 4)
+    refs = await new_probes(rt.engine, n)  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    await asyncio.gather(*(rt.run(r, "sleep", {"seconds": 1.0}) for r in refs))
+    elapsed = time.monotonic() - t0
+    assert elapsed < 10.0, f"{n} one-second operations took {elapsed:.1f} s"
+
+
+async def test_identical_pending_starts_run_once(rt: Runtime) -> None:
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    a, b = await asyncio.gather(rt.submit(ref, "start", {"delay": 0.3}), rt.submit(ref, "start", {"delay": 0.3}))
+    ra, rb = await rt.wait(a, 10), await rt.wait(b, 10)
+    assert ra.result == rb.result == {"state": "Running", "starts": 1}
+
+
+async def test_shard_exit_with_pending_jobs_loses_nothing(rt: Runtime) -> None:
+    n = many(rt, 60, 3)
+    refs = await new_probes(rt.engine, n)  # type: ignore[arg-type]
+    jobs = [await rt.submit(r, "start", {"delay": 0.5}) for r in refs]
+    jobs += [await rt.submit(r, "incr", {}) for r in refs]
+    await asyncio.sleep(0.2)  # starts are half-way: entities are in Starting
+    victims = {rt.shard_for(r) for r in refs}
+    for shard in victims:
+        await rt.crash_shard(shard)
+    results = await asyncio.gather(*(rt.wait(j, 60) for j in jobs))
+    assert all(r.status != JobStatus.PENDING for r in results)
+    assert all(r.ok for r in results), [r.result for r in results if not r.ok][:3]
+    async with rt.engine.connect() as conn:  # type: ignore[union-attr]
+        states = (await conn.execute(select(PROBES.c.state, PROBES.c.counter).where(
+            PROBES.c.uuid.in_([r.id for r in refs])))).all()
+    assert {s for s, _ in states} == {"Running"}
+    assert {c for _, c in states} == {1}
+    infos = await rt.shard_infos()
+    assert sum(i.recovered_jobs for i in infos if i.name in victims) >= 1
