@@ -38,7 +38,17 @@ from cloudplane.store.writer import GroupWriter
 log = logging.getLogger(__name__)
 
 JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
-BUILTIN_KIND_MODULES = ("cloudplane.actors.probe",)
+def _builtin_kinds() -> tuple[str, ...]:
+    """The canary plus every module of actors/kinds/ (each registers its kinds)."""
+    import pkgutil
+
+    import cloudplane.actors.kinds as pkg
+
+    return ("cloudplane.actors.probe",) + tuple(
+        f"{pkg.__name__}.{m.name}" for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name))
+
+
+BUILTIN_KIND_MODULES = _builtin_kinds()
 RAY_ERRORS: tuple[type[BaseException], ...] = (RayActorError,)
 
 

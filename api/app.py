@@ -20,6 +20,12 @@ from cloudplane.node import ManagementNode
 def create_app(node: ManagementNode) -> FastAPI:
     app = FastAPI(title="cloudplane", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.node = node
+    from cloudplane.api import cloudstack
+    from cloudplane.api.commands.base import JOB_VIEWS, build_registry
+    from cloudplane.api.service import ApiService
+
+    app.state.api = ApiService(node, build_registry(), JOB_VIEWS)
+    cloudstack.mount(app, app.state.api)
 
     @app.get("/health")
     async def health() -> Response:

@@ -25,6 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         shards=getattr(args, "shards", None),
         placement=getattr(args, "placement", None),
         admin_password=getattr(args, "admin_password", None),
+        namespace=getattr(args, "namespace", None),
     )
 
 
@@ -71,6 +72,9 @@ async def _serve(settings: Settings) -> None:
         print(f"cloudplane: management server on http://{settings.host}:{settings.port} "
               f"(database {_redact(settings.database_url)}, {settings.shards} shards, "
               f"placement {settings.placement})", flush=True)
+        if node.default_admin_password:
+            print("cloudplane: WARNING: user 'admin' still has the default password 'password'; "
+                  "change it, or start with --admin-password", flush=True)
         await server.serve()
     finally:
         print("cloudplane: shutting down", flush=True)
@@ -145,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--shards", type=int, default=None, help="shard actors on this node (default 2)")
         p.add_argument("--placement", choices=["grouped", "dedicated"], default=None)
         p.add_argument("--admin-password", help="password of user admin at first start")
+        p.add_argument("--namespace", help="Ray namespace of this cloud's shards (default cloudplane)")
         p.set_defaults(fn=fn)
     p = sub.add_parser("db", help="database schema")
     _common(p)

@@ -20,13 +20,13 @@ JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
 
 
 class ManagementNode:
-    def __init__(self, settings: Settings, *, namespace: str = "cloudplane") -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.namespace = namespace
-        self.runtime = Runtime(settings, namespace=namespace)
+        self.runtime = Runtime(settings, namespace=settings.namespace)
         self.watchdog = ShardWatchdog(self.runtime.shard_names, self._ping)
         self.engine: AsyncEngine | None = None
         self.started_at = 0.0
+        self.default_admin_password = False
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())
@@ -38,11 +38,31 @@ class ManagementNode:
         if migrate:
             await upgrade(self.settings.database_url)
         self.engine = make_engine(self.settings.database_url)
+        await self._seed()
         init_ray(self.settings.ray_address)
         await self.runtime.start()
         await self.watchdog.check_once()
         self.watchdog.start()
         self.started_at = time.time()
+
+    async def _seed(self) -> None:
+        import asyncio
+
+        from cloudplane.api.secrets import hash_password, verify_password
+        from cloudplane.store.seed import DEFAULT_ADMIN_PASSWORD, seed
+        from cloudplane.store.tables.identity import User
+
+        assert self.engine is not None
+        pw = self.settings.admin_password or DEFAULT_ADMIN_PASSWORD
+        await seed(self.engine, admin_password_hash=await asyncio.to_thread(hash_password, pw))
+        users = User.__table__  # type: ignore[attr-defined]
+        async with self.engine.connect() as conn:
+            stored = (await conn.execute(select(users.c.password).where(
+                users.c.username == "admin", users.c.is_default.is_(True)))).scalar()
+        self.default_admin_password = await asyncio.to_thread(verify_password, DEFAULT_ADMIN_PASSWORD, stored)
+        if self.default_admin_password:
+            log.warning("user admin still has the default password 'password': change it "
+                        "(updateUser) or start with --admin-password / CLOUDPLANE_ADMIN_PASSWORD")
 
     async def stop(self) -> None:
         await self.watchdog.stop()

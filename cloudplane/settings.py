@@ -22,6 +22,7 @@ class Settings:
     ray_address: str | None = None  # None: start a local Ray instance
     shards: int = 2  # shard actors per management node
     placement: str = "grouped"  # grouped | dedicated
+    namespace: str = "cloudplane"  # Ray namespace of this cloud's shards (several clouds may share Ray)
     passivate_after_s: float = 300.0
     fault_injection: bool = False  # allows test-only operations such as a shard crash
     admin_password: str | None = None

@@ -41,3 +41,15 @@ def ray_cluster():  # noqa: ANN201
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_server(ray_cluster, tmp_path_factory):  # noqa: ANN001, ANN201
+    """One management server (SQLite) for the session's API tests."""
+    from tests.live import admin_keys, start_server
+
+    d = tmp_path_factory.mktemp("live")
+    server = start_server(ray_cluster.address, d, f"sqlite+aiosqlite:///{d / 'cloud.db'}")
+    server.admin_key, server.admin_secret = admin_keys(server)
+    yield server
+    server.stop()

@@ -6,6 +6,8 @@ Account and user `state` use CloudStack's lowercase spelling (`enabled`,
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Index
 from sqlmodel import Field
 
@@ -86,3 +88,16 @@ class User(EntityBase, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     source: str = Field(default="native", max_length=KIND_LEN)  # native, ldap, saml2
     is_default: bool = Field(default=False)
+
+
+class UserSession(EntityBase, table=True):
+    """A login session. Only a hash of the session key is stored, so a copy of
+    the database does not let anyone act as a logged-in user."""
+
+    __tablename__ = "user_session"
+
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = ref("app_user")
+    expires: datetime = Field()
+    last_used: datetime | None = Field(default=None)
+    revoked: bool = Field(default=False)

@@ -1,0 +1,3 @@
+from cloudplane.cli import main
+
+main()
