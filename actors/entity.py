@@ -28,13 +28,17 @@ class OpSpec:
     fn: OpFn
     joinable: bool = False  # identical pending calls share one run
     resumable: bool = True  # a restarted shard may run it again (handler is idempotent)
+    creates: bool = False  # may run before the entity's row exists: it inserts it (`born`)
+    concurrent: bool = False  # changes no entity state: runs at once, beside the mailbox
 
 
 def operation(
-    name: str | None = None, *, joinable: bool = False, resumable: bool = True
+    name: str | None = None, *, joinable: bool = False, resumable: bool = True, creates: bool = False,
+    concurrent: bool = False,
 ) -> Callable[[OpFn], OpFn]:
     def mark(fn: OpFn) -> OpFn:
-        fn.__cloudplane_op__ = OpSpec(name or fn.__name__, fn, joinable, resumable)  # type: ignore[attr-defined]
+        spec = OpSpec(name or fn.__name__, fn, joinable, resumable, creates, concurrent)
+        fn.__cloudplane_op__ = spec  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -44,10 +48,20 @@ class EntityHost(Protocol):
     """What an entity may ask of the shard that hosts it."""
 
     name: str
+    engine: Any  # AsyncEngine, for reads
     writer: GroupWriter
     fault_injection: bool
+    kind_state: dict[str, Any]
+
+    async def run_op(self, ref: EntityRef, op: str, args: dict[str, Any]) -> Any: ...
 
     def now(self) -> float: ...
+
+    async def config(self, name: str) -> str: ...
+
+    async def call_entity(self, ref: EntityRef, op: str, args: dict[str, Any]) -> Any: ...
+
+    def spawn(self, coro: Any) -> None: ...
 
 
 KINDS: dict[str, type[Entity]] = {}
@@ -58,8 +72,9 @@ class Entity:
     table: ClassVar[Table]
     transitional: ClassVar[frozenset[str]] = frozenset()
     ops: ClassVar[dict[str, OpSpec]] = {}
+    resident: ClassVar[bool] = False  # never passivated (e.g. hosts: their agents talk to them)
 
-    __slots__ = ("ref", "row", "mailbox", "host", "last_used", "activations")
+    __slots__ = ("ref", "row", "mailbox", "host", "last_used", "activations", "unborn")
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -79,6 +94,7 @@ class Entity:
         self.host = host
         self.last_used = time.monotonic()
         self.activations = 1
+        self.unborn = False
 
     # -- state ----------------------------------------------------------------
     @property
@@ -95,6 +111,18 @@ class Entity:
         self.row.update(changes)
         self.row["version"] = new_version
 
+    async def born(self, values: dict[str, Any]) -> None:
+        """Insert this entity's row (from a `creates` operation) and adopt it."""
+        table, uuid = self.table, self.ref.id
+
+        async def insert_and_read(conn: Any) -> dict[str, Any]:
+            await conn.execute(table.insert().values(**values, uuid=uuid))
+            row = (await conn.execute(table.select().where(table.c.uuid == uuid))).mappings().one()
+            return dict(row)
+
+        self.row = await self.host.writer.submit(insert_and_read)
+        self.unborn = False
+
     def reloaded(self, row: dict[str, Any]) -> None:
         """Called when the supervisor restarts this entity from the store."""
         self.row = row
@@ -104,6 +132,17 @@ class Entity:
     # -- hooks for kinds --------------------------------------------------------
     def on_activate(self) -> None:
         """Reset in-memory state after (re)activation."""
+
+    def on_passivate(self) -> None:
+        """Release in-memory resources before the entity leaves memory."""
+
+    @classmethod
+    async def on_shard_start(cls, core: Any) -> None:
+        """Called once when a shard (re)starts, after job recovery."""
+
+    @classmethod
+    async def shard_tick(cls, core: Any) -> None:
+        """Called by the shard every tick (0.25 s) for kinds that define it."""
 
     def supervision_path(self) -> tuple[str, ...]:
         """Levels above this entity in the supervision tree, outermost first."""

@@ -72,6 +72,10 @@ def init_ray(address: str | None = None) -> None:
 @dataclass(frozen=True)
 class ShardConfig:
     db_url: str
+    namespace: str = "cloudplane"
+    placement: str = "grouped"
+    shards: int = 2
+    shard_options: dict[str, Any] = field(default_factory=dict)
     fault_injection: bool = False
     passivate_after_s: float = 300.0
     reconcile_interval_s: float = 5.0
@@ -107,11 +111,16 @@ class ShardActor:
         for m in self.config.kind_modules:
             importlib.import_module(m)
         engine = make_engine(self.config.db_url, pool_size=4)
+        policy = make_policy(self.config.placement, self.config.shards)
         core = ShardCore(self.name, engine, fault_injection=self.config.fault_injection,
                          passivate_after_s=self.config.passivate_after_s,
-                         reconcile_interval_s=self.config.reconcile_interval_s)
+                         reconcile_interval_s=self.config.reconcile_interval_s,
+                         router=policy.shard_for, remote=self._call_shard)
         core.supervision = EntitySupervision(core, self.config.levels, on_root_escalate=self._escalated)
         return core
+
+    async def _call_shard(self, shard: str, ref: EntityRef, op: str, args: dict[str, Any]) -> Any:
+        return await shard_handle(shard, self.config).run_op.remote(ref, op, args)
 
     async def _escalated(self, reason: str) -> None:
         # The top of this shard's tree gave up: restart the whole process (Ray does it).
@@ -133,6 +142,14 @@ class ShardActor:
     async def ping(self) -> str:
         return str((await self._core()).incarnation)
 
+    async def reset_caches(self) -> None:
+        """Forget cached configuration and simulator mocks (they were just changed)."""
+        core = await self._core()
+        core._config_at = -1e9
+        mocks = core.kind_state.get("sim_mocks")
+        if mocks is not None:
+            mocks.invalidate()
+
     async def passivate(self) -> int:
         return int(await (await self._core()).passivate_idle())
 
@@ -146,6 +163,15 @@ class ShardActor:
         if self.core is not None:
             await self.core.close()
             await self.core.engine.dispose()
+
+
+def shard_handle(shard: str, config: ShardConfig) -> Any:
+    """The named shard actor, created if it does not exist yet (same options everywhere)."""
+    return ShardActor.options(  # type: ignore[attr-defined]
+        name=shard, namespace=config.namespace, lifetime="detached", get_if_exists=True,
+        max_restarts=-1, max_task_retries=0, max_concurrency=1000, num_cpus=0,
+        **{"scheduling_strategy": "SPREAD", **config.shard_options},
+    ).remote(shard, config)
 
 
 def _with_node(i: ShardInfo) -> ShardInfo:
@@ -233,7 +259,8 @@ class Runtime:
         self.namespace = namespace
         self.policy: PlacementPolicy = make_policy(settings.placement, settings.shards)
         self.config = ShardConfig(
-            db_url=settings.database_url, fault_injection=settings.fault_injection,
+            db_url=settings.database_url, namespace=namespace, placement=settings.placement,
+            shards=settings.shards, shard_options=self.shard_options, fault_injection=settings.fault_injection,
             passivate_after_s=settings.passivate_after_s, reconcile_interval_s=reconcile_interval_s,
             kind_modules=BUILTIN_KIND_MODULES + tuple(settings.extra_kind_modules),
             levels=levels or {},
@@ -289,12 +316,7 @@ class Runtime:
     def handle(self, shard: str) -> Any:
         h = self._handles.get(shard)
         if h is None:
-            h = ShardActor.options(  # type: ignore[attr-defined]
-                name=shard, namespace=self.namespace, lifetime="detached", get_if_exists=True,
-                max_restarts=-1, max_task_retries=0, max_concurrency=1000, num_cpus=0,
-                **{"scheduling_strategy": "SPREAD", **self.shard_options},
-            ).remote(shard, self.config)
-            self._handles[shard] = h
+            h = self._handles[shard] = shard_handle(shard, self.config)
             self._pollers[shard] = _Poller(self, shard)
         return h
 
@@ -303,6 +325,9 @@ class Runtime:
 
     async def shard_infos(self) -> list[ShardInfo]:
         return list(await asyncio.gather(*(h.info.remote() for h in self._handles.values())))
+
+    async def reset_caches(self) -> None:
+        await asyncio.gather(*(h.reset_caches.remote() for h in self._handles.values()), return_exceptions=True)
 
     async def crash_shard(self, shard: str) -> None:
         try:

@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
 from typing import Any, Protocol
 
@@ -55,6 +55,9 @@ _COMPLETE = (
 )
 
 
+RemoteCall = Callable[[str, EntityRef, str, dict[str, Any]], Awaitable[Any]]
+
+
 class Supervision(Protocol):
     """How a shard tells the supervision tree about its entities (actors/supervision.py)."""
 
@@ -79,6 +82,9 @@ class ShardCore:
         passivate_after_s: float = 300.0,
         reconcile_interval_s: float = 5.0,
         completion_ring: int = 100_000,
+        router: Callable[[EntityRef], str] | None = None,
+        remote: RemoteCall | None = None,
+        tick_s: float = 0.25,
     ) -> None:
         self.name = name
         self.engine = engine
@@ -87,6 +93,12 @@ class ShardCore:
         self.reconcile_interval_s = reconcile_interval_s
         self.incarnation = uuid.uuid4().hex[:12]
         self.writer = GroupWriter(engine)
+        self.router = router
+        self.remote = remote
+        self.tick_s = tick_s
+        self.kind_state: dict[str, Any] = {}  # per-kind shared objects (e.g. the simulator's mocks)
+        self._config_values: dict[str, str] = {}
+        self._config_at = -1e9
         self.supervision: Supervision | None = None
         self.entities: dict[tuple[str, str], Entity] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Entity]] = {}
@@ -119,10 +131,48 @@ class ShardCore:
 
     async def _start(self) -> None:
         await self._recover()
+        for cls in list(KINDS.values()):
+            await cls.on_shard_start(self)
         self._background = [
             asyncio.create_task(self._periodic(self.reconcile_interval_s, self._reconcile)),
             asyncio.create_task(self._periodic(max(self.passivate_after_s / 4, 0.05), self.passivate_idle)),
+            asyncio.create_task(self._periodic(self.tick_s, self._tick)),
         ]
+
+    async def _tick(self) -> None:
+        for cls in list(KINDS.values()):
+            if cls.shard_tick.__func__ is not Entity.shard_tick.__func__:  # type: ignore[attr-defined]
+                await cls.shard_tick(self)
+
+    def owns(self, ref: EntityRef) -> bool:
+        return self.router is None or self.router(ref) == self.name
+
+    async def call_entity(self, ref: EntityRef, op: str, args: dict[str, Any]) -> Any:
+        """An operation on another entity: here if it lives here, else on its shard."""
+        if self.owns(ref) or self.remote is None:
+            return await self.run_op(ref, op, args)
+        assert self.router is not None
+        return await self.remote(self.router(ref), ref, op, args)
+
+    def spawn(self, coro: Any) -> None:
+        self._spawn(coro)
+
+    async def config(self, name: str) -> str:
+        """A global configuration value, re-read from the store every 2 s."""
+        if time.monotonic() - self._config_at > 2.0:
+            from cloudplane.store.tables.config import Configuration
+
+            t = Configuration.__table__  # type: ignore[attr-defined]
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(select(t.c.name, t.c.value).where(t.c.scope == "global"))).all()
+            self._config_values = {r.name: r.value for r in rows}
+            self._config_at = time.monotonic()
+        if name in self._config_values and self._config_values[name] is not None:
+            return str(self._config_values[name])
+        from cloudplane.store.configdefs import BY_NAME
+
+        d = BY_NAME.get(name)
+        return d.default if d else ""
 
     async def close(self) -> None:
         for t in self._background:
@@ -159,8 +209,16 @@ class ShardCore:
 
     async def run_op(self, ref: EntityRef, op: str, args: dict[str, Any]) -> Any:
         """Run an operation without a job row (in-shard calls and benchmarks)."""
-        ent = await self.activate(ref)
+        try:
+            ent = await self.activate(ref)
+        except EntityNotFound:
+            spec = KINDS[ref.kind].ops.get(op)
+            if spec is None or not spec.creates:
+                raise
+            ent = self._unborn(ref)
         spec = self._op_spec(ent, op)
+        if spec.concurrent:
+            return await self._invoke(ent, spec, args)
         key = (op, _freeze(args)) if spec.joinable else None
         return await ent.mailbox.submit(key, partial(self._invoke, ent, spec, args))
 
@@ -187,10 +245,27 @@ class ShardCore:
             raise InternalError(f"{ent.kind} has no operation {op!r}")
         return spec
 
+    def _unborn(self, ref: EntityRef) -> Entity:
+        """A placeholder for an entity whose creating operation is about to run."""
+        k = (ref.kind, ref.id)
+        ent = self.entities.get(k)
+        if ent is None:
+            ent = KINDS[ref.kind](ref, {"id": None, "uuid": ref.id, "version": 0}, self)
+            ent.unborn = True
+            self.entities[k] = ent
+        return ent
+
     async def _invoke(self, ent: Entity, spec: OpSpec, args: dict[str, Any]) -> Any:
         ent.last_used = t0 = time.monotonic()
+        if ent.unborn and not spec.creates:
+            raise EntityNotFound(ent.kind, ent.ref.id)
+        was_unborn = ent.unborn
         try:
-            return await spec.fn(ent, **args)
+            result = await spec.fn(ent, **args)
+            if was_unborn and not ent.unborn and self.supervision is not None:
+                ent.on_activate()
+                await self.supervision.register(ent)
+            return result
         except ApiError:
             raise
         except StaleVersion:
@@ -204,6 +279,9 @@ class ShardCore:
                 await self.supervision.crashed(ent, f"{spec.name}: {e!r}")
             raise
         finally:
+            if ent.unborn and ent.mailbox.depth <= 1:
+                # The creating operation failed: nothing was born, forget the placeholder.
+                self.entities.pop((ent.kind, ent.ref.id), None)
             dt = time.monotonic() - t0
             self.op_latency_sum_s += dt
             for i, b in enumerate(LATENCY_BUCKETS):
@@ -319,9 +397,11 @@ class ShardCore:
 
     async def passivate_idle(self) -> int:
         cutoff = time.monotonic() - self.passivate_after_s
-        idle = [e for e in self.entities.values() if e.mailbox.idle and e.last_used < cutoff]
+        idle = [e for e in self.entities.values()
+                if e.mailbox.idle and e.last_used < cutoff and not e.resident]
         for ent in idle:
             del self.entities[(ent.ref.kind, ent.ref.id)]
+            ent.on_passivate()
             if self.supervision is not None:
                 await self.supervision.unregister(ent)
         return len(idle)

@@ -27,8 +27,14 @@ JOB_VIEWS: dict[str, JobView] = {}
 def command(name: str, *, object_name: str = "", roles: frozenset[str] = ALL, entity_type: str | None = None,
             job_view: JobView | None = None, **overrides: Any) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        _SPECS.append(spec_from_listapis(name, handler=fn, object_name=object_name, allowed_roles=roles,
-                                         entity_type=entity_type, **overrides))
+        try:
+            spec = spec_from_listapis(name, handler=fn, object_name=object_name, allowed_roles=roles,
+                                      entity_type=entity_type, **overrides)
+        except KeyError:
+            # Not a CloudStack 4.18 command (e.g. the simulator's): declared here in full.
+            spec = CommandSpec(name=name, handler=fn, object_name=object_name, allowed_roles=roles,
+                               entity_type=entity_type, **overrides)
+        _SPECS.append(spec)
         if job_view is not None:
             JOB_VIEWS[name] = job_view
         return fn

@@ -13,6 +13,7 @@ from cloudplane.store.tables import (  # noqa: F401
     limits,
     network,
     probe,
+    simulator,
     storage,
     tags,
 )

@@ -1,0 +1,394 @@
+"""Hosts as entity actors: connection status, resource state, capacity rows,
+and the link to the host's agent (a simulated agent in this process, or a
+real agent's WebSocket through a management node's gateway).
+
+Hosts are resident: a shard activates all of its hosts when it starts, so
+their agents reconnect and pings flow without waiting for a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from typing import Any, ClassVar
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloudplane.actors.entity import Entity, operation
+from cloudplane.actors.identity import EntityRef
+from cloudplane.actors.kinds.hoststate import Resource, Status, check_resource, check_status
+from cloudplane.agentproto import Answer, Capacity
+from cloudplane.errors import ApiError, InternalError, ParamError
+from cloudplane.simulator.agent import SimAgent, Where
+from cloudplane.simulator.mocks import MockBook
+from cloudplane.store.base import new_uuid, utcnow
+from cloudplane.store.tables.capacity import Capacity as CapacityRow
+from cloudplane.store.tables.capacity import CapacityType
+from cloudplane.store.tables.compute import VmInstance
+from cloudplane.store.tables.events import Alert
+from cloudplane.store.tables.infra import Cluster, Host, HostTag, Pod, Zone
+from cloudplane.store.tables.tags import ResourceDetail
+
+log = logging.getLogger(__name__)
+
+T_HOST: Table = Host.__table__
+T_TAG: Table = HostTag.__table__
+T_CAP: Table = CapacityRow.__table__
+T_DETAIL: Table = ResourceDetail.__table__
+T_ALERT: Table = Alert.__table__
+T_VM: Table = VmInstance.__table__
+T_CLUSTER: Table = Cluster.__table__
+T_POD: Table = Pod.__table__
+T_ZONE: Table = Zone.__table__
+
+ALERT_HOST = 7  # CloudStack's AlertType.ALERT_TYPE_HOST
+COMMAND_TIMEOUT_S = 30.0
+
+
+def host_ref(uuid: str, cluster_uuid: str | None) -> EntityRef:
+    return EntityRef("host", uuid, cluster_uuid)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AgentUnavailable(ApiError):
+    code = 530
+
+
+class HostEntity(Entity):
+    kind = "host"
+    table: ClassVar[Table] = T_HOST
+    resident = True
+
+    __slots__ = ("agent", "last_ping", "where", "pinger", "power", "connected")
+
+    def on_activate(self) -> None:
+        self.agent: SimAgent | None = None
+        self.last_ping = time.monotonic()  # a fresh activation gets a full ping window
+        self.where: Where | None = None
+        self.pinger: asyncio.Task[None] | None = None
+        self.power: dict[str, str] = {}
+        self.connected = asyncio.Event()  # set while an agent is attached
+        if self.row.get("id") is not None and self.row.get("status") != Status.REMOVED:
+            self.host.kind_state.setdefault("hosts", {})[self.ref.id] = self
+            if self.row.get("hypervisor_type") == "Simulator" and self.row.get("url", "").startswith("http://sim"):
+                self.host.spawn(self._start_simulated())
+
+    def on_passivate(self) -> None:
+        self._stop_agent()
+
+    def supervision_path(self) -> tuple[str, ...]:
+        return (f"cluster:{self.ref.key}",) if self.ref.key else ()
+
+    # -- creation and removal ----------------------------------------------------------
+    @operation(creates=True)
+    async def create(self, values: dict[str, Any], tags: list[str], where: dict[str, str | None],
+                     token_sha256: str | None = None) -> dict[str, Any]:
+        if not self.unborn:
+            return {"id": self.ref.id}  # a resumed job: the host exists already
+        await self.born({**values, "version": 1, "created": utcnow(), "status": Status.CONNECTING,
+                         "resource_state": Resource.ENABLED})
+        await self._write_tags(tags)
+        if token_sha256:
+            await self.host.writer.insert(T_DETAIL, {"resource_type": "Host", "resource_id": self.row["id"],
+                                                     "name": "agent.token.sha256", "value": token_sha256,
+                                                     "display": False})
+        self.where = Where(self.ref.id, where.get("cluster"), where.get("pod"), where.get("zone"))
+        return {"id": self.ref.id}
+
+    async def _write_tags(self, tags: list[str]) -> None:
+        host_id = self.row["id"]
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(delete(T_TAG).where(T_TAG.c.host_id == host_id))
+            for t in dict.fromkeys(x.strip() for x in tags if x.strip()):
+                await conn.execute(insert(T_TAG).values(host_id=host_id, tag=t, is_rule=False))
+
+        await self.host.writer.submit(work)
+
+    @operation()
+    async def delete(self, forced: bool = False) -> dict[str, Any]:
+        if self.row["resource_state"] != Resource.MAINTENANCE and self.row["status"] == Status.UP and not forced:
+            raise ParamError(f"Unable to delete host {self.ref.id}: it must be in maintenance mode first "
+                             "(or use forced=true)")
+        running = await self._vm_count()
+        if running and not forced:
+            raise ParamError(f"Unable to delete host {self.ref.id}: {running} VMs are still on it")
+        self._stop_agent()
+        host_id = self.row["id"]
+
+        async def capacity(conn: AsyncConnection) -> None:
+            await conn.execute(delete(T_CAP).where(T_CAP.c.owner_type == "host", T_CAP.c.owner_id == host_id))
+
+        await self.host.writer.submit(capacity)
+        await self.save(status=Status.REMOVED, removed=utcnow(), guid=None)
+        self.host.kind_state.get("hosts", {}).pop(self.ref.id, None)
+        return {"success": True}
+
+    async def _vm_count(self) -> int:
+        from sqlalchemy import func
+
+        async with self.host.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(T_VM).where(
+                T_VM.c.host_id == self.row["id"], T_VM.c.removed.is_(None),
+                T_VM.c.state.in_(("Running", "Starting", "Stopping", "Migrating"))))).scalar_one())
+
+    # -- the agent connection ------------------------------------------------------------
+    async def _start_simulated(self) -> None:
+        """In-process simulated agent: it connects as a real agent would."""
+        try:
+            if self.where is None:
+                self.where = await self._load_where()
+            mocks = self.host.kind_state.get("sim_mocks")
+            if mocks is None:
+                mocks = self.host.kind_state["sim_mocks"] = MockBook(self.host.engine)
+            cap = Capacity(cpus=self.row.get("cpus") or 4, cpu_speed_mhz=self.row.get("cpu_speed_mhz") or 8000,
+                           memory_bytes=self.row.get("memory_bytes") or 8 * 2**30,
+                           local_storage_bytes=2**40, hypervisor="Simulator")
+            sim_caps = self.host.kind_state.get("sim_capacity", {})
+            if self.ref.id in sim_caps:
+                cap = sim_caps[self.ref.id]
+            self.agent = SimAgent(self.where, cap, mocks)
+            self.connected.set()
+            await self.host.run_op(self.ref, "agent_connect", {"capacity": cap.to_dict(), "vms": {}})
+            self.pinger = asyncio.create_task(self._ping_loop())
+        except Exception:
+            log.exception("host %s: simulated agent failed to start", self.ref)
+
+    async def _load_where(self) -> Where:
+        async with self.host.engine.connect() as conn:
+            r = (await conn.execute(
+                select(T_CLUSTER.c.uuid.label("c"), T_POD.c.uuid.label("p"), T_ZONE.c.uuid.label("z"))
+                .select_from(T_HOST.outerjoin(T_CLUSTER, T_HOST.c.cluster_id == T_CLUSTER.c.id)
+                             .outerjoin(T_POD, T_HOST.c.pod_id == T_POD.c.id)
+                             .join(T_ZONE, T_HOST.c.zone_id == T_ZONE.c.id))
+                .where(T_HOST.c.id == self.row["id"]))).one()
+        return Where(self.ref.id, r.c, r.p, r.z)
+
+    def _stop_agent(self) -> None:
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        if self.agent is not None:
+            self.agent.forget()
+            self.agent = None
+        self.connected.clear()
+
+    async def _ping_loop(self) -> None:
+        first = True
+        while self.agent is not None:
+            interval = float(await self.host.config("ping.interval") or 60)
+            # Spread the first pings so a restart does not make them all arrive together.
+            await asyncio.sleep(interval * random.random() if first else interval)
+            first = False
+            agent = self.agent
+            if agent is not None and await agent.ping_ok():
+                self.on_ping(agent.power_states())
+
+    def on_ping(self, vms: dict[str, str]) -> None:
+        """A ping arrived: liveness in memory (no write per ping); state changes through the mailbox."""
+        self.last_ping = time.monotonic()
+        self.power = vms
+        if self.row["status"] in (Status.ALERT, Status.DISCONNECTED, Status.DOWN):
+            self.host.spawn(self.host.run_op(self.ref, "ping_recovered", {}))
+
+    @operation(joinable=True)
+    async def agent_connect(self, capacity: dict[str, Any], vms: dict[str, str]) -> dict[str, Any]:
+        cap = Capacity.from_dict(capacity)
+        check_status(self.row["status"], Status.UP)
+        self.last_ping = time.monotonic()
+        self.power = vms
+        await self.save(status=Status.UP, cpus=cap.cpus, cpu_speed_mhz=cap.cpu_speed_mhz,
+                        memory_bytes=cap.memory_bytes, cpu_sockets=cap.cpu_sockets,
+                        hypervisor_version=cap.hypervisor_version, agent_version=cap.agent_version,
+                        mgmt_server_id=self.host.name, last_pinged=utcnow(), disconnected=None)
+        await self._write_capacity(cap)
+        return {"status": Status.UP}
+
+    async def _write_capacity(self, cap: Capacity) -> None:
+        row = self.row
+        totals = {CapacityType.CPU: cap.cpus * cap.cpu_speed_mhz, CapacityType.MEMORY: cap.memory_bytes}
+        enabled = row["resource_state"] == Resource.ENABLED
+
+        async def work(conn: AsyncConnection) -> None:
+            for ctype, total in totals.items():
+                res = await conn.execute(update(T_CAP).where(
+                    T_CAP.c.owner_type == "host", T_CAP.c.owner_id == row["id"], T_CAP.c.capacity_type == ctype)
+                    .values(total=total, enabled=enabled, updated=utcnow()))
+                if res.rowcount == 0:
+                    await conn.execute(insert(T_CAP).values(
+                        owner_type="host", owner_id=row["id"], capacity_type=int(ctype), zone_id=row["zone_id"],
+                        pod_id=row["pod_id"], cluster_id=row["cluster_id"], total=total, used=0, reserved=0,
+                        enabled=enabled, updated=utcnow()))
+
+        await self.host.writer.submit(work)
+
+    @operation(joinable=True)
+    async def ping_recovered(self) -> dict[str, Any]:
+        if self.row["status"] in (Status.ALERT, Status.DISCONNECTED, Status.DOWN):
+            await self.save(status=Status.UP, last_pinged=utcnow(), disconnected=None)
+            await self._alert(f"Host {self.row['name']} is Up again")
+        return {"status": self.row["status"]}
+
+    @operation(joinable=True)
+    async def ping_timeout(self) -> dict[str, Any]:
+        limit = await self._ping_limit()
+        if self.row["status"] in (Status.UP, Status.CONNECTING) and time.monotonic() - self.last_ping > limit:
+            await self.save(status=Status.ALERT, disconnected=utcnow())
+            await self._alert(f"Host {self.row['name']} has not pinged for {limit:.1f}s: Alert")
+        return {"status": self.row["status"]}
+
+    @operation(joinable=True)
+    async def agent_disconnect(self, reason: str = "agent disconnected") -> dict[str, Any]:
+        if self.row["status"] == Status.UP:
+            await self.save(status=Status.DISCONNECTED, disconnected=utcnow())
+        return {"status": self.row["status"]}
+
+    async def _ping_limit(self) -> float:
+        return float(await self.host.config("ping.interval") or 60) * float(await self.host.config("ping.timeout") or 2.5)
+
+    async def _alert(self, subject: str) -> None:
+        await self.host.writer.insert(T_ALERT, {
+            "uuid": new_uuid(), "version": 1, "created": utcnow(),
+            "alert_type": ALERT_HOST, "name": "ALERT.HOST", "subject": subject, "zone_id": self.row["zone_id"],
+            "pod_id": self.row["pod_id"], "cluster_id": self.row["cluster_id"], "sent_count": 1,
+            "last_sent": utcnow(), "archived": False})
+
+    @classmethod
+    async def shard_tick(cls, core: Any) -> None:
+        hosts: dict[str, HostEntity] = core.kind_state.get("hosts", {})
+        if not hosts:
+            return
+        now = time.monotonic()
+        limit = float(await core.config("ping.interval") or 60) * float(await core.config("ping.timeout") or 2.5)
+        for h in list(hosts.values()):
+            if h.row.get("status") in (Status.UP, Status.CONNECTING) and now - h.last_ping > limit:
+                core.spawn(core.run_op(h.ref, "ping_timeout", {}))
+
+    @classmethod
+    async def on_shard_start(cls, core: Any) -> None:
+        """Activate every host this shard owns, so their agents connect."""
+        async with core.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(T_HOST.c.uuid, T_CLUSTER.c.uuid.label("c")).select_from(
+                    T_HOST.outerjoin(T_CLUSTER, T_HOST.c.cluster_id == T_CLUSTER.c.id))
+                .where(T_HOST.c.removed.is_(None)))).all()
+        mine = [host_ref(r.uuid, r.c) for r in rows if core.owns(host_ref(r.uuid, r.c))]
+        for i in range(0, len(mine), 2000):
+            await asyncio.gather(*(core.activate(r) for r in mine[i:i + 2000]), return_exceptions=True)
+
+    # -- administration ------------------------------------------------------------------
+    @operation()
+    async def update(self, hosttags: list[str] | None = None, allocationstate: str | None = None,
+                     name: str | None = None) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if allocationstate:
+            target = {"enable": Resource.ENABLED, "disable": Resource.DISABLED}.get(allocationstate.lower())
+            if target is None:
+                raise ParamError("allocationstate must be Enable or Disable")
+            if self.row["resource_state"] in (Resource.MAINTENANCE, Resource.PREPARE_MAINTENANCE):
+                raise ParamError("Host is in maintenance: cancel maintenance first")
+            check_resource(self.row["resource_state"], target)
+            changes["resource_state"] = target
+        if name:
+            changes["name"] = name
+        if changes:
+            await self.save(**changes)
+            if "resource_state" in changes:
+                await self._capacity_enabled(changes["resource_state"] == Resource.ENABLED)
+        if hosttags is not None:
+            await self._write_tags(hosttags)
+        return {"id": self.ref.id}
+
+    async def _capacity_enabled(self, on: bool) -> None:
+        host_id = self.row["id"]
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(update(T_CAP).where(T_CAP.c.owner_type == "host", T_CAP.c.owner_id == host_id)
+                               .values(enabled=on))
+
+        await self.host.writer.submit(work)
+
+    @operation()
+    async def prepare_maintenance(self) -> dict[str, Any]:
+        rs = self.row["resource_state"]
+        if rs == Resource.MAINTENANCE:
+            return {"id": self.ref.id}
+        check_resource(rs, Resource.PREPARE_MAINTENANCE)
+        await self.save(resource_state=Resource.PREPARE_MAINTENANCE)
+        await self._capacity_enabled(False)
+        # Draining VMs by live migration is the supervisors' job (HA issue); an empty host is done.
+        if await self._vm_count() == 0:
+            await self.save(resource_state=Resource.MAINTENANCE)
+        return {"id": self.ref.id}
+
+    @operation()
+    async def cancel_maintenance(self) -> dict[str, Any]:
+        rs = self.row["resource_state"]
+        if rs not in (Resource.MAINTENANCE, Resource.PREPARE_MAINTENANCE, Resource.ERROR_MAINTENANCE,
+                      Resource.ERROR_PREPARE_MAINTENANCE):
+            raise ParamError(f"Host {self.ref.id} is not in maintenance (resource state {rs})")
+        await self.save(resource_state=Resource.ENABLED)
+        await self._capacity_enabled(True)
+        return {"id": self.ref.id}
+
+    @operation()
+    async def reconnect(self) -> dict[str, Any]:
+        if self.row["resource_state"] == Resource.MAINTENANCE:
+            raise ParamError("Host is in maintenance mode; cannot reconnect")
+        check_status(self.row["status"], Status.CONNECTING)
+        await self.save(status=Status.CONNECTING)
+        self._stop_agent()
+        if self.row.get("hypervisor_type") == "Simulator" and self.row.get("url", "").startswith("http://sim"):
+            await self._start_simulated()
+        return {"id": self.ref.id}
+
+    # -- talking to the agent ------------------------------------------------------------------
+    @operation(concurrent=True)
+    async def command(self, name: str, args: dict[str, Any], timeout: float = COMMAND_TIMEOUT_S) -> dict[str, Any]:
+        """Send one agent command; answers concurrently (many VMs start on one host at once)."""
+        if self.agent is None:
+            # An agent may be (re)connecting right now, e.g. after a restart: give it a moment.
+            try:
+                await asyncio.wait_for(self.connected.wait(), min(timeout, 10.0))
+            except TimeoutError:
+                pass
+        agent = self.agent
+        if agent is None or not agent.reachable:
+            raise AgentUnavailable(f"host {self.row.get('name')} ({self.ref.id}) has no agent connection")
+        try:
+            ans: Answer = await asyncio.wait_for(agent.handle(name, args), timeout)
+        except TimeoutError:
+            raise AgentUnavailable(f"{name} on host {self.ref.id} timed out after {timeout}s") from None
+        except ApiError:
+            raise
+        except Exception as e:  # a `result:fault` mock or an agent crash
+            raise InternalError(f"{name} on host {self.ref.id} failed: {e}") from None
+        return {"ok": ans.ok, "result": ans.result, "error": ans.error, "retryable": ans.retryable}
+
+    @operation(concurrent=True)
+    async def sim_fault(self, fault: str, vm: str | None = None) -> dict[str, Any]:
+        """Fault injection on a simulated host: crash, partition, heal, disconnect, kill_vm."""
+        agent = self.agent
+        if agent is None:
+            raise ParamError(f"host {self.ref.id} has no simulated agent")
+        if fault == "crash":
+            agent.crash()
+        elif fault == "partition":
+            agent.partition(True)
+        elif fault == "heal":
+            agent.recover()
+        elif fault == "disconnect":
+            self.host.spawn(self.host.run_op(self.ref, "agent_disconnect", {}))
+        elif fault == "kill_vm":
+            if not vm or not agent.kill_vm(vm):
+                raise ParamError(f"VM {vm} is not running on host {self.ref.id}")
+        else:
+            raise ParamError(f"unknown fault {fault!r}: crash, partition, heal, disconnect, kill_vm")
+        return {"fault": fault}
