@@ -142,6 +142,32 @@ class ShardActor:
     async def ping(self) -> str:
         return str((await self._core()).incarnation)
 
+    async def agent_events(self, events: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+        """Pings and answers from agents on a management node's gateway: (host, cluster, msg)."""
+        core = await self._core()
+        from cloudplane.actors.kinds.hostlink import Outbox
+
+        outbox = core.kind_state.setdefault("outbox", Outbox())
+        for host, cluster, msg in events:
+            if msg.get("t") == "ans":
+                outbox.answer(msg)
+            elif msg.get("t") == "ping":
+                ent = core.entities.get(("host", host))
+                if ent is not None:
+                    ent.on_ping(msg.get("vms") or {})
+
+    async def poll_outbox(self, node: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        core = await self._core()
+        from cloudplane.actors.kinds.hostlink import Outbox
+
+        return await core.kind_state.setdefault("outbox", Outbox()).poll(node, timeout)  # type: ignore[no-any-return]
+
+    async def gateway_gone(self, node: str) -> None:
+        core = await self._core()
+        outbox = core.kind_state.get("outbox")
+        if outbox is not None:
+            outbox.fail(node, f"management node {node} lost its agents")
+
     async def reset_caches(self) -> None:
         """Forget cached configuration and simulator mocks (they were just changed)."""
         core = await self._core()
@@ -325,6 +351,10 @@ class Runtime:
 
     async def shard_infos(self) -> list[ShardInfo]:
         return list(await asyncio.gather(*(h.info.remote() for h in self._handles.values())))
+
+    async def call(self, ref: EntityRef, op: str, args: dict[str, Any] | None = None) -> Any:
+        """An operation that is not a user command (agent events): no job row, same mailbox."""
+        return await self.handle(self.shard_for(ref)).run_op.remote(ref, op, args or {})
 
     async def reset_caches(self) -> None:
         await asyncio.gather(*(h.reset_caches.remote() for h in self._handles.values()), return_exceptions=True)

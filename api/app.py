@@ -27,6 +27,13 @@ def create_app(node: ManagementNode) -> FastAPI:
     app.state.api = ApiService(node, build_registry(), JOB_VIEWS)
     cloudstack.mount(app, app.state.api)
 
+    from cloudplane.api.agent import AgentGateway
+    from cloudplane.api.agent import mount as mount_agents
+
+    s = node.settings
+    app.state.gateway = AgentGateway(node, [f"ws://{s.host}:{s.port}/agent"])
+    mount_agents(app, app.state.gateway)
+
     @app.get("/health")
     async def health() -> Response:
         wd = node.watchdog

@@ -65,8 +65,10 @@ async def _serve(settings: Settings) -> None:
 
     node = ManagementNode(settings)
     await node.start()
+    app = create_app(node)
+    app.state.gateway.start()
     try:
-        config = uvicorn.Config(create_app(node), host=settings.host, port=settings.port,
+        config = uvicorn.Config(app, host=settings.host, port=settings.port,
                                 log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         print(f"cloudplane: management server on http://{settings.host}:{settings.port} "
@@ -78,6 +80,7 @@ async def _serve(settings: Settings) -> None:
         await server.serve()
     finally:
         print("cloudplane: shutting down", flush=True)
+        await app.state.gateway.stop()
         await node.stop()
 
 
@@ -130,6 +133,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_serve(args)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from cloudplane.apiclient import ApiClient
+    from cloudplane.simulator import fleet
+
+    async def go() -> int:
+        tokens = Path(args.tokens) if args.tokens else None
+        if tokens is not None and tokens.exists():
+            hosts = fleet.load_tokens(tokens)[: args.hosts]
+        else:
+            if not (args.api and args.cluster):
+                print("cloudplane: error: --api and --cluster are needed to register new hosts", file=sys.stderr)
+                return 2
+            api = (ApiClient(args.api, args.key, args.secret) if args.key
+                   else await ApiClient.bootstrap(args.api, password=args.password))
+            hosts = await fleet.register_hosts(api, args.cluster, args.hosts, prefix=args.prefix)
+            await api.close()
+            if tokens is not None:
+                fleet.save_tokens(tokens, hosts)
+        print(f"cloudplane: {len(hosts)} simulated agents connecting to {', '.join(args.connect)}", flush=True)
+        stats = await fleet.run_fleet(hosts, args.connect, duration=args.duration)
+        print(f"cloudplane: connects {stats.connects}, reconnects {stats.reconnects}, "
+              f"commands {stats.commands}", flush=True)
+        return 0
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL (default: SQLite in the data directory); "
                    "e.g. mysql://root@127.0.0.1/cloud")
@@ -151,6 +184,18 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--admin-password", help="password of user admin at first start")
         p.add_argument("--namespace", help="Ray namespace of this cloud's shards (default cloudplane)")
         p.set_defaults(fn=fn)
+    p = sub.add_parser("simulate", help="run simulated host agents as WebSocket clients (fleet mode)")
+    p.add_argument("--hosts", type=int, required=True, help="number of simulated agents")
+    p.add_argument("--connect", action="append", required=True, help="agent endpoint, ws://HOST:PORT/agent "
+                   "(repeat for several management servers)")
+    p.add_argument("--api", help="API URL to register the hosts, http://HOST:PORT/client/api")
+    p.add_argument("--key"), p.add_argument("--secret")
+    p.add_argument("--password", default="password", help="admin password when no keys are given")
+    p.add_argument("--cluster", help="cluster id for the new hosts")
+    p.add_argument("--prefix", default="fleet", help="host url prefix (http://PREFIX-N/)")
+    p.add_argument("--tokens", help="file that keeps the hosts' ids and tokens across runs")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.set_defaults(fn=cmd_simulate)
     p = sub.add_parser("db", help="database schema")
     _common(p)
     p.add_argument("action", choices=["upgrade", "current"])

@@ -27,6 +27,10 @@ class ManagementNode:
         self.engine: AsyncEngine | None = None
         self.started_at = 0.0
         self.default_admin_password = False
+        import uuid as _uuid
+
+        # This node's identity: hosts record which node holds their agent's connection.
+        self.node_id = f"mgmt-{_uuid.uuid4().hex[:10]}"
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity, operation
 from cloudplane.actors.identity import EntityRef
+from cloudplane.actors.kinds.hostlink import AgentLink, GatewayLink, InProcessLink, Outbox
 from cloudplane.actors.kinds.hoststate import Resource, Status, check_resource, check_status
 from cloudplane.agentproto import Answer, Capacity
 from cloudplane.errors import ApiError, InternalError, ParamError
@@ -66,10 +67,11 @@ class HostEntity(Entity):
     table: ClassVar[Table] = T_HOST
     resident = True
 
-    __slots__ = ("agent", "last_ping", "where", "pinger", "power", "connected")
+    __slots__ = ("agent", "link", "last_ping", "where", "pinger", "power", "connected")
 
     def on_activate(self) -> None:
-        self.agent: SimAgent | None = None
+        self.agent: SimAgent | None = None  # the in-process simulated agent, if any
+        self.link: AgentLink | None = None  # how commands reach the agent
         self.last_ping = time.monotonic()  # a fresh activation gets a full ping window
         self.where: Where | None = None
         self.pinger: asyncio.Task[None] | None = None
@@ -155,6 +157,7 @@ class HostEntity(Entity):
             if self.ref.id in sim_caps:
                 cap = sim_caps[self.ref.id]
             self.agent = SimAgent(self.where, cap, mocks)
+            self.link = InProcessLink(self.agent)
             self.connected.set()
             await self.host.run_op(self.ref, "agent_connect", {"capacity": cap.to_dict(), "vms": {}})
             self.pinger = asyncio.create_task(self._ping_loop())
@@ -175,9 +178,10 @@ class HostEntity(Entity):
         if self.pinger is not None:
             self.pinger.cancel()
             self.pinger = None
-        if self.agent is not None:
-            self.agent.forget()
-            self.agent = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.agent = None
         self.connected.clear()
 
     async def _ping_loop(self) -> None:
@@ -228,6 +232,36 @@ class HostEntity(Entity):
                         enabled=enabled, updated=utcnow()))
 
         await self.host.writer.submit(work)
+
+    @operation()
+    async def gateway_attach(self, node: str, capacity: dict[str, Any], vms: dict[str, str]) -> dict[str, Any]:
+        """A real or fleet agent connected through management node `node`'s gateway."""
+        if self.row["status"] == Status.REMOVED:
+            raise ParamError(f"host {self.ref.id} has been removed")
+        self._stop_agent()
+        outbox = self.host.kind_state.setdefault("outbox", Outbox())
+        self.link = GatewayLink(outbox, node, self.ref.id)
+        self.connected.set()
+        if self.row["status"] != Status.CONNECTING:
+            await self.save(status=Status.CONNECTING)
+        cap = Capacity.from_dict(capacity)
+        self.last_ping = time.monotonic()
+        self.power = vms
+        await self.save(status=Status.UP, cpus=cap.cpus, cpu_speed_mhz=cap.cpu_speed_mhz,
+                        memory_bytes=cap.memory_bytes, cpu_sockets=cap.cpu_sockets,
+                        hypervisor_version=cap.hypervisor_version, agent_version=cap.agent_version,
+                        mgmt_server_id=node, last_pinged=utcnow(), disconnected=None)
+        await self._write_capacity(cap)
+        return {"status": Status.UP}
+
+    @operation()
+    async def gateway_detach(self, node: str, reason: str = "agent disconnected") -> dict[str, Any]:
+        link = self.link
+        if isinstance(link, GatewayLink) and link.node == node:
+            self._stop_agent()
+            if self.row["status"] == Status.UP:
+                await self.save(status=Status.DISCONNECTED, disconnected=utcnow())
+        return {"status": self.row["status"]}
 
     @operation(joinable=True)
     async def ping_recovered(self) -> dict[str, Any]:
@@ -353,17 +387,17 @@ class HostEntity(Entity):
     @operation(concurrent=True)
     async def command(self, name: str, args: dict[str, Any], timeout: float = COMMAND_TIMEOUT_S) -> dict[str, Any]:
         """Send one agent command; answers concurrently (many VMs start on one host at once)."""
-        if self.agent is None:
+        if self.link is None:
             # An agent may be (re)connecting right now, e.g. after a restart: give it a moment.
             try:
                 await asyncio.wait_for(self.connected.wait(), min(timeout, 10.0))
             except TimeoutError:
                 pass
-        agent = self.agent
-        if agent is None or not agent.reachable:
+        link = self.link
+        if link is None or not link.reachable:
             raise AgentUnavailable(f"host {self.row.get('name')} ({self.ref.id}) has no agent connection")
         try:
-            ans: Answer = await asyncio.wait_for(agent.handle(name, args), timeout)
+            ans: Answer = await asyncio.wait_for(link.send(name, args), timeout)
         except TimeoutError:
             raise AgentUnavailable(f"{name} on host {self.ref.id} timed out after {timeout}s") from None
         except ApiError:
