@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,7 @@ class ManagementNode:
 
         # This node's identity: hosts record which node holds their agent's connection.
         self.node_id = f"mgmt-{_uuid.uuid4().hex[:10]}"
+        self.systemvms: Any = None
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())
@@ -47,6 +49,10 @@ class ManagementNode:
         await self.runtime.start()
         await self.watchdog.check_once()
         self.watchdog.start()
+        from cloudplane.supervisors.systemvms import SystemVmReconciler
+
+        self.systemvms = SystemVmReconciler(self.runtime)
+        self.systemvms.start()
         self.started_at = time.time()
 
     async def _seed(self) -> None:
@@ -59,6 +65,9 @@ class ManagementNode:
         assert self.engine is not None
         pw = self.settings.admin_password or DEFAULT_ADMIN_PASSWORD
         await seed(self.engine, admin_password_hash=await asyncio.to_thread(hash_password, pw))
+        from cloudplane.store.seed_system import seed_system_offerings
+
+        await seed_system_offerings(self.engine)
         users = User.__table__  # type: ignore[attr-defined]
         async with self.engine.connect() as conn:
             stored = (await conn.execute(select(users.c.password).where(
@@ -69,6 +78,8 @@ class ManagementNode:
                         "(updateUser) or start with --admin-password / CLOUDPLANE_ADMIN_PASSWORD")
 
     async def stop(self) -> None:
+        if self.systemvms is not None:
+            await self.systemvms.stop()
         await self.watchdog.stop()
         # Shards are detached: the last node to leave takes them down; a node that
         # joined an existing cluster leaves them to the others.

@@ -113,6 +113,9 @@ class VmInstance(EntityBase, table=True):
     password: str | None = Field(default=None, max_length=NAME_LEN)  # encrypted by the writer
     user_data: str | None = long_text()  # base64, up to 1 MiB with POST
     redundant_state: str | None = Field(default=None, max_length=STATE_LEN)  # routers only
+    # The VM's shard home (its cluster's uuid, or its zone's for system VMs): fixed at
+    # creation so every job on this VM reaches the same entity actor.
+    placement_key: str | None = Field(default=None, max_length=80)
 
 
 class AffinityGroup(EntityBase, table=True):

@@ -19,6 +19,7 @@ from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.engine import make_engine
 from cloudplane.store.migrate import upgrade
 from cloudplane.store.seed import seed
+from cloudplane.store.seed_system import seed_system_offerings
 from cloudplane.store.tables.config import Configuration
 from cloudplane.store.tables.infra import Cluster, Host, Pod, Zone
 from tests.dbs import fresh_database
@@ -72,6 +73,7 @@ async def site(backend: str, tmp: Path, **settings: Any) -> AsyncIterator[Site]:
         await upgrade(url)
         engine = make_engine(url)
         await seed(engine, admin_password_hash="x")
+        await seed_system_offerings(engine)
         ids: dict[str, int] = {}
         uu = {k: new_uuid() for k in ("zone", "pod", "cluster")}
         async with engine.begin() as conn:
