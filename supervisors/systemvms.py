@@ -14,7 +14,7 @@ import logging
 import uuid as _uuid
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
@@ -33,8 +33,9 @@ NS = _uuid.UUID("6f1c0c36-6b7d-4b0e-9a3e-5c2f6d1e8a11")
 KINDS = (("SecondaryStorageVm", "secondarystoragevm"), ("ConsoleProxy", "consoleproxy"))
 
 
-def system_vm_uuid(zone_uuid: str, vm_type: str) -> str:
-    return str(_uuid.uuid5(NS, f"{zone_uuid}:{vm_type}"))
+def system_vm_uuid(zone_uuid: str, vm_type: str, generation: int = 0) -> str:
+    """Deterministic per zone, type and generation (how many were destroyed before)."""
+    return str(_uuid.uuid5(NS, f"{zone_uuid}:{vm_type}:{generation}"))
 
 
 class SystemVmReconciler:
@@ -70,7 +71,11 @@ class SystemVmReconciler:
                 Z.c.id.in_(select(H.c.zone_id).where(H.c.status == "Up", H.c.removed.is_(None)))))).all()
             if not zones:
                 return 0
-            wanted = {system_vm_uuid(z.uuid, t): (z, t, o) for z in zones for t, o in KINDS}
+            gone = {(r.zone_id, r.type): r.n for r in (await conn.execute(
+                select(VM.c.zone_id, VM.c.type, func.count().label("n")).where(
+                    VM.c.zone_id.in_([z.id for z in zones]), VM.c.removed.is_not(None),
+                    VM.c.type.in_([t for t, _ in KINDS])).group_by(VM.c.zone_id, VM.c.type))).all()}
+            wanted = {system_vm_uuid(z.uuid, t, gone.get((z.id, t), 0)): (z, t, o) for z in zones for t, o in KINDS}
             have = {r.uuid: r for r in (await conn.execute(select(VM.c.uuid, VM.c.state).where(
                 VM.c.uuid.in_(list(wanted)), VM.c.removed.is_(None)))).all()}
             busy = {r[0] for r in (await conn.execute(select(J.c.instance_uuid).where(

@@ -121,6 +121,20 @@ async def test_system_vms_are_reconciled_running(ray_cluster: Any, tmp_path: Pat
             await asyncio.sleep(0.1)
         assert sorted((r.type, r.state) for r in rows) == [("ConsoleProxy", "Running"), ("SecondaryStorageVm", "Running")]
         assert await rec.reconcile() == 0  # nothing left to do: no duplicates
+        # Destroyed, it is replaced by a new one (a new id).
+        async with s.rt.engine.connect() as conn:  # type: ignore[union-attr]
+            ssvm = (await conn.execute(select(VM.c.uuid, VM.c.placement_key).where(
+                VM.c.type == "SecondaryStorageVm"))).one()
+        await s.rt.run(EntityRef("vm", ssvm.uuid, ssvm.placement_key), "destroy", {"expunge": True})
+        assert await rec.reconcile() == 1
+        for _ in range(100):
+            async with s.rt.engine.connect() as conn:  # type: ignore[union-attr]
+                live = (await conn.execute(select(VM.c.uuid, VM.c.state).where(
+                    VM.c.type == "SecondaryStorageVm", VM.c.removed.is_(None)))).all()
+            if len(live) == 1 and live[0].state == "Running":
+                break
+            await asyncio.sleep(0.1)
+        assert len(live) == 1 and live[0].uuid != ssvm.uuid and live[0].state == "Running"
 
 
 async def test_stop_of_unknown_vm_is_a_clear_error(ray_cluster: Any, tmp_path: Path) -> None:
