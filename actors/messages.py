@@ -50,3 +50,5 @@ class ShardInfo:
     writer_depth: int
     op_latency_buckets: dict[str, int]
     op_latency_sum_s: float
+    rss_bytes: int = 0
+    cpu_s: float = 0.0

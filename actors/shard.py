@@ -477,4 +477,18 @@ class ShardCore:
             recovered_jobs=self.recovered_jobs, writer_depth=self.writer.depth,
             op_latency_buckets=dict(zip(names, self.op_latency_counts)),
             op_latency_sum_s=self.op_latency_sum_s,
+            rss_bytes=_rss_bytes(), cpu_s=_cpu_s(),
         )
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system

@@ -44,6 +44,10 @@ def render(infos: Iterable[ShardInfo], health: dict[str, ShardHealth],
             out.append(_line("cloudplane_operation_latency_seconds_bucket", acc, {"shard": i.name, "le": le}))
         out.append(_line("cloudplane_operation_latency_seconds_sum", round(i.op_latency_sum_s, 6), {"shard": i.name}))
         out.append(_line("cloudplane_operation_latency_seconds_count", acc, {"shard": i.name}))
+    head("cloudplane_shard_rss_bytes", "gauge", "Resident memory of each shard process.")
+    out += [_line("cloudplane_shard_rss_bytes", i.rss_bytes, {"shard": i.name}) for i in infos]
+    head("cloudplane_shard_cpu_seconds_total", "counter", "CPU time of each shard process.")
+    out += [_line("cloudplane_shard_cpu_seconds_total", round(i.cpu_s, 3), {"shard": i.name}) for i in infos]
     head("cloudplane_shard_restarts_total", "counter", "Shard process restarts seen by the watchdog.")
     out += [_line("cloudplane_shard_restarts_total", h.restarts, {"shard": n}) for n, h in health.items()]
     head("cloudplane_shard_up", "gauge", "1 when the shard answered its last ping.")

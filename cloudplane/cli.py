@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from cloudplane.settings import Settings
 
@@ -57,7 +58,7 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, after_start: Any = None) -> None:
     import uvicorn
 
     from cloudplane.api.app import create_app
@@ -77,7 +78,12 @@ async def _serve(settings: Settings) -> None:
         if node.default_admin_password:
             print("cloudplane: WARNING: user 'admin' still has the default password 'password'; "
                   "change it, or start with --admin-password", flush=True)
+        extra = None
+        if after_start is not None:
+            extra = asyncio.create_task(after_start(server))
         await server.serve()
+        if extra is not None:
+            extra.cancel()
     finally:
         print("cloudplane: shutting down", flush=True)
         await app.state.gateway.stop()
@@ -90,7 +96,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, after_start: Any = None) -> int:
     from cloudplane.store.engine import BadDatabaseUrl, normalize_url
 
     settings = _settings(args)
@@ -107,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, after_start))
     except KeyboardInterrupt:
         pass
     return 0
@@ -130,7 +136,36 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return cmd_serve(args)
+    """serve, and once up, deploy the bundled simulated zone through our own API."""
+    from importlib import resources
+
+    cfg = Path(args.config) if args.config else Path(str(resources.files("cloudplane") / "demo.cfg"))
+
+    async def deploy(server: Any) -> None:
+        from cloudplane.apiclient import ApiClient
+        from cloudplane.datacenter import Deployer, load_config
+
+        while not server.started:
+            await asyncio.sleep(0.1)
+        s = _settings(args)
+        url = f"http://{s.host}:{s.port}/client/api"
+        try:
+            api = await ApiClient.bootstrap(url, password=s.admin_password or "password")
+            spec = load_config(cfg)
+            have = {z["name"] for z in (await api.call("listZones")).get("zone", [])}
+            if {z["name"] for z in spec["zones"]} <= have:
+                print("cloudplane demo: the simulated zone exists already", flush=True)
+            else:
+                print(f"cloudplane demo: deploying {cfg.name} (simulated hosts)", flush=True)
+                await Deployer(api, lambda m: print(f"cloudplane demo: {m}", flush=True)).deploy(spec)
+            hosts = (await api.call("listHosts")).get("count", 0)
+            print(f"cloudplane demo: ready: {hosts} simulated hosts; API {url} "
+                  f"(admin API key {api.key}, secret key {api.secret})", flush=True)
+            await api.close()
+        except Exception as e:  # the server keeps running; say what failed
+            print(f"cloudplane demo: deploying the simulated zone failed: {e}", file=sys.stderr, flush=True)
+
+    return cmd_serve(args, after_start=deploy)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -163,6 +198,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_deploy_datacenter(args: argparse.Namespace) -> int:
+    from cloudplane.apiclient import ApiClient
+    from cloudplane.datacenter import deploy_file
+    from cloudplane.errors import ApiError
+
+    async def go() -> int:
+        api = (ApiClient(args.api, args.key, args.secret) if args.key
+               else await ApiClient.bootstrap(args.api, password=args.password))
+        try:
+            await deploy_file(Path(args.file), api)
+        except ApiError as e:
+            print(f"cloudplane: error: {e.code}: {e.text}", file=sys.stderr)
+            return 1
+        finally:
+            await api.close()
+        return 0
+
+    return asyncio.run(go())
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL (default: SQLite in the data directory); "
                    "e.g. mysql://root@127.0.0.1/cloud")
@@ -183,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--placement", choices=["grouped", "dedicated"], default=None)
         p.add_argument("--admin-password", help="password of user admin at first start")
         p.add_argument("--namespace", help="Ray namespace of this cloud's shards (default cloudplane)")
+        if name == "demo":
+            p.add_argument("--config", help="Marvin data-centre config to deploy (default: the bundled demo)")
         p.set_defaults(fn=fn)
     p = sub.add_parser("simulate", help="run simulated host agents as WebSocket clients (fleet mode)")
     p.add_argument("--hosts", type=int, required=True, help="number of simulated agents")
@@ -196,6 +253,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", help="file that keeps the hosts' ids and tokens across runs")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.set_defaults(fn=cmd_simulate)
+    p = sub.add_parser("deploy-datacenter", help="build a data centre from a Marvin config through the API")
+    p.add_argument("file", help="Marvin data-centre config (.cfg)")
+    p.add_argument("--api", default="http://127.0.0.1:8080/client/api")
+    p.add_argument("--key"), p.add_argument("--secret")
+    p.add_argument("--password", default="password", help="admin password when no keys are given")
+    p.set_defaults(fn=cmd_deploy_datacenter)
     p = sub.add_parser("db", help="database schema")
     _common(p)
     p.add_argument("action", choices=["upgrade", "current"])

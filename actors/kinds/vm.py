@@ -16,7 +16,9 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity, operation
+from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds.host import host_ref
+from cloudplane.actors.kinds.vmdisks import expunge_volumes, place_volumes, volume_rows
 from cloudplane.actors.kinds.vmstate import TRANSITIONAL, VmState, check
 from cloudplane.agentproto import Cmd, Power
 from cloudplane.errors import ApiError, Insufficient, ParamError
@@ -24,6 +26,7 @@ from cloudplane.store.base import utcnow
 from cloudplane.store.capacity import claim, release
 from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.infra import Cluster, Host
+from cloudplane.store.tables.network import Network, Nic
 from cloudplane.store.versioned import versioned_update
 from cloudplane.supervisors.placement import PlacementRequest, Trace, candidates, summary
 
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 T_VM: Table = VmInstance.__table__  # type: ignore[attr-defined]
 T_HOST: Table = Host.__table__  # type: ignore[attr-defined]
 T_CLUSTER: Table = Cluster.__table__  # type: ignore[attr-defined]
+T_NET: Table = Network.__table__  # type: ignore[attr-defined]
+T_NIC: Table = Nic.__table__  # type: ignore[attr-defined]
 PREFIX = {"User": "i", "SecondaryStorageVm": "s", "ConsoleProxy": "v", "DomainRouter": "r"}
 MAX_HOST_ATTEMPTS = 5
 
@@ -62,15 +67,29 @@ class VmEntity(Entity):
 
     # -- birth and death -------------------------------------------------------------------
     @operation(creates=True)
-    async def create(self, values: dict[str, Any], start: bool = False, **start_args: Any) -> dict[str, Any]:
+    async def create(self, values: dict[str, Any], start: bool = False, nets: list[dict[str, Any]] | None = None,
+                     volumes: list[dict[str, Any]] | None = None, **start_args: Any) -> dict[str, Any]:
         if self.unborn:
             await self.born({**values, "version": 1, "created": utcnow(), "state": VmState.STOPPED,
                              "placement_key": self.ref.key})
-            if not self.row.get("instance_name"):
-                prefix = PREFIX.get(self.row.get("type") or "User", "i")
-                name = (f"i-{self.row['account_id']}-{self.row['id']}-VM" if prefix == "i"
-                        else f"{prefix}-{self.row['id']}-VM")
-                await self.save(instance_name=name)
+            prefix = PREFIX.get(self.row.get("type") or "User", "i")
+            name = (f"i-{self.row['account_id']}-{self.row['id']}-VM" if prefix == "i"
+                    else f"{prefix}-{self.row['id']}-VM")
+            changes: dict[str, Any] = {"instance_name": name}
+            if values.get("name") in (None, "", "vm"):
+                changes["name"] = f"VM-{self.ref.id}"
+                changes["display_name"] = values.get("display_name") or changes["name"]
+            await self.save(**changes)
+            try:
+                for i, n in enumerate(nets or []):
+                    await self.host.call_entity(EntityRef("network", n["network"]), "allocate_nic", {
+                        "vm_id": self.row["id"], "device": i, "default": i == 0, "ip": n.get("ip")})
+            except ApiError:
+                # Nothing may be left half-created: give back what was allocated, then forget the VM.
+                await self._release_nics()
+                await self.save(removed=utcnow(), state=VmState.EXPUNGING)
+                raise
+            await volume_rows(self, volumes or [])
         if start and self.state != VmState.RUNNING:
             return await self._start(deploy=True, **start_args)
         return self._summary()
@@ -98,7 +117,29 @@ class VmEntity(Entity):
         if self.state not in (VmState.DESTROYED, VmState.ERROR, VmState.EXPUNGING):
             raise ParamError(f"VM {self.ref.id} must be destroyed before it is expunged (it is {self.state})")
         await self.save(state=VmState.EXPUNGING)
+        await self._release_nics()
+        await expunge_volumes(self)
         await self.save(removed=utcnow(), host_id=None)
+
+    async def _release_nics(self) -> None:
+        async with self.host.engine.connect() as conn:
+            nets = [r[0] for r in (await conn.execute(select(T_NET.c.uuid).distinct().select_from(
+                T_NIC.join(T_NET, T_NIC.c.network_id == T_NET.c.id)).where(
+                T_NIC.c.instance_id == self.row["id"], T_NIC.c.removed.is_(None)))).all()]
+        for n in nets:
+            await self.host.call_entity(EntityRef("network", n), "release_nics", {"vm_id": self.row["id"]})
+
+    @operation()
+    async def update(self, **changes: Any) -> dict[str, Any]:
+        allowed = {"display_name", "group_name", "ha_enabled", "user_data", "name", "display"}
+        bad = set(changes) - allowed
+        if bad:
+            raise ParamError(f"cannot update {sorted(bad)} of a VM")
+        if "name" in changes and self.state != VmState.STOPPED:
+            raise ParamError("A VM's name can only be changed while it is Stopped")
+        if changes:
+            await self.save(**changes)
+        return self._summary()
 
     @operation()
     async def recover(self) -> dict[str, Any]:
@@ -155,7 +196,12 @@ class VmEntity(Entity):
                     continue
                 attempts += 1
                 progressed = True
-                ok, why = await self._start_on(c.uuid, c.cluster_uuid)
+                try:
+                    await place_volumes(self, c)
+                except Insufficient as e:
+                    ok, why = False, e.text
+                else:
+                    ok, why = await self._start_on(c.uuid, c.cluster_uuid)
                 if ok:
                     await self.save(state=VmState.RUNNING, power_state=Power.ON, power_state_updated=utcnow(),
                                     last_host_id=c.id)
@@ -173,7 +219,8 @@ class VmEntity(Entity):
     def _vm_spec(self) -> dict[str, Any]:
         r = self.row
         return {"name": self.instance_name, "uuid": self.ref.id, "cpus": r["cpu_count"], "mhz": r["cpu_speed_mhz"],
-                "ram_mb": r["ram_mb"], "type": r.get("type"), "ha": bool(r.get("ha_enabled"))}
+                "ram_mb": r["ram_mb"], "type": r.get("type"), "ha": bool(r.get("ha_enabled")),
+                "user_data": r.get("user_data")}
 
     async def _start_on(self, host_uuid: str, cluster_uuid: str | None) -> tuple[bool, str]:
         try:

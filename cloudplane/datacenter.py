@@ -1,0 +1,145 @@
+"""`cloudplane deploy-datacenter FILE.cfg`: build a data centre from a Marvin
+config (JSON with `#` comment lines) through the API, in the order Marvin's
+deployDataCenter issues its calls, printing progress as it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cloudplane.apiclient import ApiClient
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _first(resp: dict[str, Any], key: str) -> dict[str, Any]:
+    v = resp[key]
+    return v[0] if isinstance(v, list) else v  # type: ignore[no-any-return]
+
+
+class Deployer:
+    def __init__(self, api: ApiClient, say: Callable[[str], None] = print, host_timeout_s: float = 120.0) -> None:
+        self.api, self.say, self.host_timeout_s = api, say, host_timeout_s
+        self.created: dict[str, list[str]] = {"zones": [], "hosts": []}
+
+    async def deploy(self, cfg: dict[str, Any]) -> dict[str, list[str]]:
+        for g in cfg.get("globalConfig", []):
+            await self.api.call("updateConfiguration", name=g["name"], value=str(g["value"]))
+        if cfg.get("globalConfig"):
+            self.say(f"  {len(cfg['globalConfig'])} global settings updated")
+        for zone in cfg.get("zones", []):
+            await self.zone(zone)
+        return self.created
+
+    async def zone(self, z: dict[str, Any]) -> None:
+        t0 = time.monotonic()
+        basic = z.get("networktype", "Advanced").lower() == "basic"
+        params = {"name": z["name"], "dns1": z.get("dns1"), "dns2": z.get("dns2"), "internaldns1": z.get("internaldns1"),
+                  "internaldns2": z.get("internaldns2"), "networktype": z.get("networktype", "Advanced"),
+                  "guestcidraddress": z.get("guestcidraddress"), "domain": z.get("domain"),
+                  "securitygroupenabled": z.get("securitygroupenabled")}
+        zone = _first(await self.api.call("createZone", **{k: v for k, v in params.items() if v is not None}), "zone")
+        zid = zone["id"]
+        self.created["zones"].append(zid)
+        self.say(f"zone {z['name']} ({zid})")
+        for pn in z.get("physical_networks", []):
+            await self.physical_network(zid, pn, basic)
+        for pod in z.get("pods", []):
+            await self.pod(zid, pod, basic)
+        if not basic:
+            for r in z.get("ipranges", []):
+                await self.api.call("createVlanIpRange", zoneid=zid, forvirtualnetwork=True, vlan=r.get("vlan", "untagged"),
+                                    gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"])
+            self.say(f"  {len(z.get('ipranges', []))} public IP ranges")
+        for s in z.get("secondaryStorages", []):
+            await self.api.call("addImageStore", url=s["url"], provider=s.get("provider", "NFS"), zoneid=zid,
+                                name=s.get("name"))
+        self.say(f"  {len(z.get('secondaryStorages', []))} image stores")
+        await self.api.call("updateZone", id=zid, allocationstate="Enabled")
+        self.say(f"  zone {z['name']} Enabled in {time.monotonic() - t0:.1f}s")
+
+    async def physical_network(self, zid: str, pn: dict[str, Any], basic: bool) -> None:
+        net = _first(await self.api.call("createPhysicalNetwork", name=pn["name"], zoneid=zid,
+                                         vlan=None if basic else pn.get("vlan"),
+                                         isolationmethods=pn.get("isolationmethods"),
+                                         broadcastdomainrange=pn.get("broadcastdomainrange")), "physicalnetwork")
+        nid = net["id"]
+        for tt in pn.get("traffictypes", []):
+            await self.api.call("addTrafficType", physicalnetworkid=nid, traffictype=tt["typ"],
+                                kvmnetworklabel=tt.get("kvm"), simulatorlabel=tt.get("simulator"))
+        for prov in pn.get("providers", []):
+            await self.provider(nid, prov["name"])
+        await self.api.call("updatePhysicalNetwork", id=nid, state="Enabled")
+        self.say(f"  physical network {pn['name']}: {len(pn.get('traffictypes', []))} traffic types, "
+                 f"{len(pn.get('providers', []))} providers")
+
+    async def provider(self, nid: str, name: str) -> None:
+        listed = await self.api.call("listNetworkServiceProviders", name=name, physicalnetworkid=nid)
+        nsps = listed.get("networkserviceprovider", [])
+        if not nsps:
+            nsp = _first(await self.api.call("addNetworkServiceProvider", name=name, physicalnetworkid=nid),
+                         "networkserviceprovider")
+        else:
+            nsp = nsps[0]
+        if name in ("VirtualRouter", "VpcVirtualRouter"):
+            for el in (await self.api.call("listVirtualRouterElements", nspid=nsp["id"])).get("virtualrouterelement", []):
+                await self.api.call_async("configureVirtualRouterElement", id=el["id"], enabled=True)
+        elif name == "InternalLbVm":
+            for el in (await self.api.call("listInternalLoadBalancerElements", nspid=nsp["id"])).get(
+                    "internalloadbalancerelement", []):
+                await self.api.call_async("configureInternalLoadBalancerElement", id=el["id"], enabled=True)
+        await self.api.call_async("updateNetworkServiceProvider", id=nsp["id"], state="Enabled")
+
+    async def pod(self, zid: str, p: dict[str, Any], basic: bool) -> None:
+        pod = _first(await self.api.call("createPod", name=p["name"], zoneid=zid, gateway=p["gateway"],
+                                         netmask=p["netmask"], startip=p["startip"], endip=p.get("endip")), "pod")
+        pid = pod["id"]
+        if basic:
+            for r in p.get("guestIpRanges", []):
+                await self.api.call("createVlanIpRange", podid=pid, zoneid=zid, forvirtualnetwork=False,
+                                    gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"])
+        for c in p.get("clusters", []):
+            await self.cluster(zid, pid, c)
+        self.say(f"  pod {p['name']}: {len(p.get('clusters', []))} clusters")
+
+    async def cluster(self, zid: str, pid: str, c: dict[str, Any]) -> None:
+        cl = _first(await self.api.call("addCluster", clustername=c["clustername"], clustertype=c.get("clustertype",
+                    "CloudManaged"), hypervisor=c.get("hypervisor", "Simulator"), zoneid=zid, podid=pid), "cluster")
+        cid = cl["id"]
+        hosts = []
+        for h in c.get("hosts", []):
+            host = _first(await self.api.call("addHost", zoneid=zid, podid=pid, clusterid=cid,
+                                              hypervisor=c.get("hypervisor", "Simulator"), url=h["url"],
+                                              username=h.get("username"), password=h.get("password")), "host")
+            hosts.append(host["id"])
+        self.created["hosts"] += hosts
+        await self.wait_hosts_up(hosts)
+        for ps in c.get("primaryStorages", []):
+            await self.api.call("createStoragePool", name=ps["name"], url=ps["url"], zoneid=zid, podid=pid,
+                                clusterid=cid, scope=ps.get("scope"), tags=ps.get("tags"))
+        self.say(f"    cluster {c['clustername']}: {len(hosts)} hosts Up, "
+                 f"{len(c.get('primaryStorages', []))} primary storage pools")
+
+    async def wait_hosts_up(self, ids: list[str]) -> None:
+        deadline = time.monotonic() + self.host_timeout_s
+        pending = set(ids)
+        while pending:
+            for hid in list(pending):
+                h = (await self.api.call("listHosts", id=hid)).get("host", [])
+                if h and h[0]["state"] == "Up":
+                    pending.discard(hid)
+            if pending:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"hosts not Up after {self.host_timeout_s}s: {sorted(pending)}")
+                await asyncio.sleep(0.2)
+
+
+async def deploy_file(path: Path, api: ApiClient, say: Callable[[str], None] = print) -> dict[str, list[str]]:
+    return await Deployer(api, say).deploy(load_config(path))
