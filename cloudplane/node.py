@@ -33,6 +33,7 @@ class ManagementNode:
         # This node's identity: hosts record which node holds their agent's connection.
         self.node_id = f"mgmt-{_uuid.uuid4().hex[:10]}"
         self.systemvms: Any = None
+        self.ha: Any = None
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())
@@ -53,6 +54,10 @@ class ManagementNode:
 
         self.systemvms = SystemVmReconciler(self.runtime)
         self.systemvms.start()
+        from cloudplane.supervisors.hareconciler import HaReconciler
+
+        self.ha = HaReconciler(self.runtime)
+        self.ha.start()
         self.started_at = time.time()
 
     async def _seed(self) -> None:
@@ -80,6 +85,8 @@ class ManagementNode:
     async def stop(self) -> None:
         if self.systemvms is not None:
             await self.systemvms.stop()
+        if self.ha is not None:
+            await self.ha.stop()
         await self.watchdog.stop()
         # Shards are detached: the last node to leave takes them down; a node that
         # joined an existing cluster leaves them to the others.

@@ -33,6 +33,8 @@ from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.events import Alert
 from cloudplane.store.tables.infra import Cluster, Host, HostTag, Pod, Zone
 from cloudplane.store.tables.tags import ResourceDetail
+from cloudplane.supervisors.ha import Verdict, explain, verdict
+from cloudplane.supervisors.investigators import DEFAULT_FENCERS, DEFAULT_INVESTIGATORS
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +278,42 @@ class HostEntity(Entity):
         if self.row["status"] in (Status.UP, Status.CONNECTING) and time.monotonic() - self.last_ping > limit:
             await self.save(status=Status.ALERT, disconnected=utcnow())
             await self._alert(f"Host {self.row['name']} has not pinged for {limit:.1f}s: Alert")
+            self.host.spawn(self.host.run_op(self.ref, "investigate", {}))
         return {"status": self.row["status"]}
+
+    @operation(joinable=True)
+    async def investigate(self) -> dict[str, Any]:
+        """Is the silent host dead? Ask the investigators; fence before declaring Down."""
+        if self.row["status"] != Status.ALERT:
+            return {"status": self.row["status"]}
+        async with self.host.engine.connect() as conn:
+            neighbours = [r[0] for r in (await conn.execute(select(T_HOST.c.uuid).where(
+                T_HOST.c.cluster_id == self.row["cluster_id"], T_HOST.c.id != self.row["id"],
+                T_HOST.c.status == Status.UP, T_HOST.c.removed.is_(None)))).all()]
+
+        async def ask(host: str, cluster: str | None, name: str, args: dict[str, Any]) -> dict[str, Any]:
+            return dict(await self.host.call_entity(host_ref(host, cluster), "command",
+                                                    {"name": name, "args": args, "timeout": 5.0}))
+
+        evidence = [await i.investigate(self.ref.id, neighbours, self.ref.key, ask) for i in DEFAULT_INVESTIGATORS]
+        decision = verdict(evidence)
+        why = explain(evidence)
+        if decision is Verdict.ALERT:
+            await self._alert(f"Host {self.row['name']} stays in Alert, not confirmed dead: {why}")
+            return {"status": self.row["status"], "evidence": why}
+        for fencer in DEFAULT_FENCERS:
+            if await fencer.fence(self.ref.id, self.ref.key, str(self.row.get("hypervisor_type")), self._sim_fence):
+                await self.save(status=Status.DOWN)
+                await self._alert(f"Host {self.row['name']} is Down (fenced by {fencer.name}): {why}")
+                return {"status": Status.DOWN, "evidence": why}
+        await self._alert(f"Host {self.row['name']} looks dead ({why}) but no fencer could fence it: stays in Alert")
+        return {"status": self.row["status"], "evidence": why}
+
+    async def _sim_fence(self) -> bool:
+        if self.agent is None:
+            return False
+        self.agent.crash()  # powered off: whatever it ran is gone
+        return True
 
     @operation(joinable=True)
     async def agent_disconnect(self, reason: str = "agent disconnected") -> dict[str, Any]:

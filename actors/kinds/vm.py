@@ -280,6 +280,21 @@ class VmEntity(Entity):
             raise ApiError(f"Failed to reboot VM {self.ref.id}: {ans.get('error')}", 530)
         return self._summary()
 
+    # -- HA ------------------------------------------------------------------------------------
+    @operation(joinable=True)
+    async def ha_restart(self, failed_host_id: int | None, restart: bool = True) -> dict[str, Any]:
+        """Its host is Down and fenced: let go of it, then start elsewhere if HA-enabled."""
+        host_id = self.row.get("host_id")
+        if failed_host_id is not None and host_id == failed_host_id and self.state in (
+                VmState.RUNNING, VmState.STARTING, VmState.STOPPING, VmState.MIGRATING):
+            cpu, mem = self.demand
+            await self._save_with({"state": VmState.STOPPED, "host_id": None, "power_state": Power.OFF,
+                                   "last_host_id": host_id, "power_state_updated": utcnow()},
+                                  lambda conn: release(conn, host_id, cpu, mem))
+        if restart and self.state in (VmState.STOPPED, VmState.ERROR):
+            return await self._start(ha=True)
+        return self._summary()
+
     # -- recovery ------------------------------------------------------------------------------
     async def settle(self) -> None:
         """A dead process left this VM half-way: ask its host, never guess towards two copies."""
