@@ -69,7 +69,8 @@ class HostEntity(Entity):
     table: ClassVar[Table] = T_HOST
     resident = True
 
-    __slots__ = ("agent", "link", "last_ping", "where", "pinger", "power", "connected")
+    __slots__ = ("agent", "link", "last_ping", "where", "pinger", "power", "connected", "missing", "syncing",
+                 "synced")
 
     def on_activate(self) -> None:
         self.agent: SimAgent | None = None  # the in-process simulated agent, if any
@@ -79,6 +80,9 @@ class HostEntity(Entity):
         self.pinger: asyncio.Task[None] | None = None
         self.power: dict[str, str] = {}
         self.connected = asyncio.Event()  # set while an agent is attached
+        self.missing: dict[str, int] = {}  # VM instance name -> consecutive reports without it
+        self.syncing = False
+        self.synced: dict[str, str] | None = None  # the last report compared with the store
         if self.row.get("id") is not None and self.row.get("status") != Status.REMOVED:
             self.host.kind_state.setdefault("hosts", {})[self.ref.id] = self
             if self.row.get("hypervisor_type") == "Simulator" and self.row.get("url", "").startswith("http://sim"):
@@ -203,6 +207,45 @@ class HostEntity(Entity):
         self.power = vms
         if self.row["status"] in (Status.ALERT, Status.DISCONNECTED, Status.DOWN):
             self.host.spawn(self.host.run_op(self.ref, "ping_recovered", {}))
+        elif self.row["status"] == Status.UP and not self.syncing and (vms != self.synced or self.missing):
+            # Only a changed report (or a miss waiting for confirmation) costs a look at the store.
+            self.syncing = True
+            self.host.spawn(self._power_sync(dict(vms)))
+
+    async def _power_sync(self, reported: dict[str, str]) -> None:
+        """Compare a ping's power states with what the store says runs here."""
+        try:
+            async with self.host.engine.connect() as conn:
+                rows = (await conn.execute(select(T_VM.c.uuid, T_VM.c.instance_name, T_VM.c.placement_key,
+                                                  T_VM.c.state, T_VM.c.host_id).where(
+                    T_VM.c.removed.is_(None), (T_VM.c.host_id == self.row["id"]) |
+                    T_VM.c.instance_name.in_([n for n, p in reported.items() if p == "PowerOn"] or [""])))).all()
+            expected = {r.instance_name: r for r in rows if r.host_id == self.row["id"] and r.state == "Running"}
+            for name, r in expected.items():
+                if reported.get(name) == "PowerOn":
+                    self.missing.pop(name, None)
+                    continue
+                self.missing[name] = self.missing.get(name, 0) + 1
+                if self.missing[name] >= 2:  # gone for two ping intervals, not a glitch
+                    self.missing.pop(name, None)
+                    await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
+                                                {"host_id": self.row["id"], "power": "PowerOff"})
+            for name in list(self.missing):
+                if name not in expected:
+                    del self.missing[name]  # stopped or moved meanwhile: nothing to confirm
+            for r in rows:
+                if r.instance_name in expected or reported.get(r.instance_name) != "PowerOn":
+                    continue
+                # Running here though the store says otherwise: the VM entity decides.
+                await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
+                                            {"host_id": self.row["id"], "power": "PowerOn",
+                                             "host_uuid": self.ref.id, "cluster_uuid": self.ref.key})
+            self.synced = reported
+        except Exception:  # a failed sync is retried on the next ping
+            log.exception("host %s: power-state sync failed", self.ref)
+            self.synced = None
+        finally:
+            self.syncing = False
 
     @operation(joinable=True)
     async def agent_connect(self, capacity: dict[str, Any], vms: dict[str, str]) -> dict[str, Any]:

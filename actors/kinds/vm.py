@@ -295,6 +295,43 @@ class VmEntity(Entity):
             return await self._start(ha=True)
         return self._summary()
 
+    @operation()
+    async def power_report(self, host_id: int, power: str, host_uuid: str | None = None,
+                           cluster_uuid: str | None = None) -> dict[str, Any]:
+        """A host's ping disagrees with the store. Runs in the VM's mailbox, after any operation
+        already queued, and only touches stable states: a late report cannot undo a newer operation."""
+        if self.state in self.transitional:
+            return self._summary()
+        mine = self.row.get("host_id") == host_id
+        if power == "PowerOff" and mine and self.state == VmState.RUNNING:
+            cpu, mem = self.demand
+            await self._save_with({"state": VmState.STOPPED, "host_id": None, "power_state": Power.OFF,
+                                   "last_host_id": host_id, "power_state_updated": utcnow()},
+                                  lambda conn: release(conn, host_id, cpu, mem))
+            restart = (await self.host.config("ha.vm.restart.hostup")).lower() == "true"
+            if self.row.get("ha_enabled") and restart:
+                try:
+                    await self._start(ha=True)
+                except Insufficient:
+                    log.warning("vm %s vanished from its host and could not be restarted", self.ref)
+        elif power == "PowerOn" and not mine and host_uuid is not None:
+            if self.state == VmState.STOPPED and self.row.get("host_id") is None:
+                # Running where we thought it stopped: adopt it there, with its capacity.
+                cpu, mem = self.demand
+                cpu_f = float(await self.host.config("cpu.overprovisioning.factor") or 1)
+                mem_f = float(await self.host.config("mem.overprovisioning.factor") or 1)
+                try:
+                    await self._save_with({"state": VmState.RUNNING, "host_id": host_id, "power_state": Power.ON,
+                                           "power_state_updated": utcnow()},
+                                          lambda conn: claim(conn, host_id, cpu, mem, cpu_f, mem_f))
+                    return self._summary()
+                except Insufficient:
+                    pass
+            # Running on a host the store does not name: it must not run twice, stop that copy.
+            await self.host.call_entity(host_ref(host_uuid, cluster_uuid), "command",
+                                        {"name": Cmd.STOP, "args": {"vm": self.instance_name}})
+        return self._summary()
+
     # -- recovery ------------------------------------------------------------------------------
     async def settle(self) -> None:
         """A dead process left this VM half-way: ask its host, never guess towards two copies."""

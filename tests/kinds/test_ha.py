@@ -100,3 +100,25 @@ async def test_partition_is_alert_and_nothing_moves(ray_cluster: Any, tmp_path: 
         await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault", {"fault": "heal"})
         await s.wait_status(hosts[0], "Up", timeout=10)
         assert (await _vms(s))[vm].host_id == host_id
+
+
+async def test_vm_vanished_out_of_band_is_handled(ray_cluster: Any, tmp_path: Path) -> None:
+    async with site("sqlite", tmp_path) as s:
+        hosts = await _three_hosts(s)
+        await s.set_config(ha_vm_restart_hostup="true")
+        plain = await _deploy(s, hosts[0], False)
+        ha = await _deploy(s, hosts[0], True)
+        vms = await _vms(s)
+        for v in (plain, ha):
+            await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault",
+                           {"fault": "kill_vm", "vm": vms[v].instance_name})
+        for _ in range(60):  # two ping intervals (1 s) and a little
+            vms = await _vms(s)
+            if vms[plain].state == "Stopped" and vms[ha].state == "Running":
+                break
+            await asyncio.sleep(0.2)
+        assert vms[plain].state == "Stopped" and vms[plain].host_id is None
+        assert vms[ha].state == "Running"  # restarted (ha.vm.restart.hostup)
+        ans = await s.rt.run(host_ref(hosts[0], s.cluster), "command", {
+            "name": "CheckVirtualMachineCommand", "args": {"vm": vms[plain].instance_name}})
+        assert ans["result"]["state"] == "PowerOff"
