@@ -437,10 +437,28 @@ class HostEntity(Entity):
         check_resource(rs, Resource.PREPARE_MAINTENANCE)
         await self.save(resource_state=Resource.PREPARE_MAINTENANCE)
         await self._capacity_enabled(False)
-        # Draining VMs by live migration is the supervisors' job (HA issue); an empty host is done.
-        if await self._vm_count() == 0:
-            await self.save(resource_state=Resource.MAINTENANCE)
+        failed = await self._drain()
+        if failed or await self._vm_count():
+            await self.save(resource_state=Resource.ERROR_PREPARE_MAINTENANCE)
+            await self._alert(f"Host {self.row['name']} could not be drained for maintenance: {'; '.join(failed)}")
+            raise ApiError(f"Failed to prepare host {self.ref.id} for maintenance: "
+                           f"{len(failed)} VM(s) could not be moved ({'; '.join(failed)[:500]})", 530)
+        await self.save(resource_state=Resource.MAINTENANCE)
         return {"id": self.ref.id}
+
+    async def _drain(self) -> list[str]:
+        """Live-migrate every VM off this host, to hosts of its cluster (capacity claimed first)."""
+        async with self.host.engine.connect() as conn:
+            vms = (await conn.execute(select(T_VM.c.uuid, T_VM.c.placement_key, T_VM.c.instance_name).where(
+                T_VM.c.host_id == self.row["id"], T_VM.c.removed.is_(None), T_VM.c.state == "Running"))).all()
+        failed: list[str] = []
+        for v in vms:
+            try:
+                await self.host.call_entity(EntityRef("vm", v.uuid, v.placement_key), "migrate",
+                                            {"cluster": self.ref.key, "avoid": [self.row["id"]]})
+            except ApiError as e:
+                failed.append(f"{v.instance_name}: {e.text}")
+        return failed
 
     @operation()
     async def cancel_maintenance(self) -> dict[str, Any]:

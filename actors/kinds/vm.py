@@ -280,6 +280,57 @@ class VmEntity(Entity):
             raise ApiError(f"Failed to reboot VM {self.ref.id}: {ans.get('error')}", 530)
         return self._summary()
 
+    # -- live migration --------------------------------------------------------------------------
+    @operation()
+    async def migrate(self, host: str | None = None, cluster: str | None = None,
+                      avoid: list[int] | None = None) -> dict[str, Any]:
+        """Live-migrate a Running VM: to `host`, or to a planner-chosen host (in `cluster`).
+        The destination's capacity is claimed before anything moves."""
+        if self.state != VmState.RUNNING or self.row.get("host_id") is None:
+            raise ParamError(f"VM {self.ref.id} is {self.state}; only a Running VM can be migrated")
+        src_id = self.row["host_id"]
+        cpu, mem = self.demand
+        cpu_f = float(await self.host.config("cpu.overprovisioning.factor") or 1)
+        mem_f = float(await self.host.config("mem.overprovisioning.factor") or 1)
+        req = PlacementRequest(zone_id=self.row["zone_id"], cpu_mhz=cpu, mem_bytes=mem,
+                               host_id=await self._ids(T_HOST, host), cluster_id=await self._ids(T_CLUSTER, cluster),
+                               avoid=frozenset([src_id, *(avoid or [])]),
+                               algorithm=await self.host.config("vm.allocation.algorithm") or "random")
+        trace = Trace()
+        async with self.host.engine.connect() as conn:
+            cands = await candidates(conn, req, ha_tag=await self.host.config("ha.tag"), cpu_factor=cpu_f,
+                                     mem_factor=mem_f, trace=trace)
+        src_uuid, src_cluster = await self._host_uuid(src_id)
+        for c in cands:
+            try:
+                # In flight, `last_host_id` names the destination: settle() can finish or undo the move.
+                await self._save_with({"state": VmState.MIGRATING, "last_host_id": c.id},
+                                      lambda conn, c=c: claim(conn, c.id, cpu, mem, cpu_f, mem_f))
+            except Insufficient:
+                trace.add(f"host {c.uuid}: lost the capacity race")
+                continue
+            ok, why = await self._move(src_uuid, src_cluster, c.uuid, c.cluster_uuid)
+            if ok:
+                await self._save_with({"state": VmState.RUNNING, "host_id": c.id, "pod_id": c.pod_id,
+                                       "last_host_id": src_id}, lambda conn: release(conn, src_id, cpu, mem))
+                return {**self._summary(), "from": src_uuid, "to": c.uuid}
+            trace.add(f"host {c.uuid}: migration failed ({why})")
+            await self._save_with({"state": VmState.RUNNING, "last_host_id": src_id},
+                                  lambda conn, c=c: release(conn, c.id, cpu, mem))
+        raise Insufficient(f"Unable to migrate VM {self.ref.id}: no host could take it ({summary(trace)})")
+
+    async def _move(self, src: str, src_cluster: str | None, dst: str, dst_cluster: str | None) -> tuple[bool, str]:
+        try:
+            prep = await self.host.call_entity(host_ref(dst, dst_cluster), "command",
+                                               {"name": Cmd.PREPARE_MIGRATION, "args": {"vm": self._vm_spec()}})
+            if not prep["ok"]:
+                return False, str(prep.get("error"))
+            ans = await self.host.call_entity(host_ref(src, src_cluster), "command",
+                                              {"name": Cmd.MIGRATE, "args": {"vm": self.instance_name, "dest": dst}})
+        except ApiError as e:
+            return False, e.text
+        return bool(ans["ok"]), str(ans.get("error") or "")
+
     # -- HA ------------------------------------------------------------------------------------
     @operation(joinable=True)
     async def ha_restart(self, failed_host_id: int | None, restart: bool = True) -> dict[str, Any]:
@@ -332,6 +383,24 @@ class VmEntity(Entity):
                                         {"name": Cmd.STOP, "args": {"vm": self.instance_name}})
         return self._summary()
 
+    async def _settle_migration(self, src_id: int, src_power: str) -> None:
+        """A move was cut off: the VM is wherever it actually runs; the other claim is given back."""
+        dst_id = int(self.row["last_host_id"])
+        h, c = await self._host_uuid(dst_id)
+        try:
+            ans = await self.host.call_entity(host_ref(h, c), "command", {
+                "name": Cmd.CHECK_VM, "args": {"vm": self.instance_name}, "timeout": 10.0})
+            on_dst = ans["ok"] and ans["result"].get("state") == Power.ON
+        except ApiError:
+            on_dst = False
+        cpu, mem = self.demand
+        if on_dst:
+            await self._save_with({"state": VmState.RUNNING, "host_id": dst_id, "last_host_id": src_id},
+                                  lambda conn: release(conn, src_id, cpu, mem))
+        else:
+            await self._save_with({"state": VmState.RUNNING, "last_host_id": src_id},
+                                  lambda conn: release(conn, dst_id, cpu, mem))
+
     # -- recovery ------------------------------------------------------------------------------
     async def settle(self) -> None:
         """A dead process left this VM half-way: ask its host, never guess towards two copies."""
@@ -346,6 +415,9 @@ class VmEntity(Entity):
                 power = ans["result"].get("state", Power.UNKNOWN) if ans["ok"] else Power.UNKNOWN
             except ApiError:
                 power = Power.UNKNOWN
+        if self.state == VmState.MIGRATING and self.row.get("last_host_id") not in (None, host_id):
+            await self._settle_migration(host_id, power)
+            return
         if self.state == VmState.EXPUNGING:
             await self.save(removed=utcnow(), host_id=None)
         elif power == Power.ON:

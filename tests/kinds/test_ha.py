@@ -122,3 +122,32 @@ async def test_vm_vanished_out_of_band_is_handled(ray_cluster: Any, tmp_path: Pa
         ans = await s.rt.run(host_ref(hosts[0], s.cluster), "command", {
             "name": "CheckVirtualMachineCommand", "args": {"vm": vms[plain].instance_name}})
         assert ans["result"]["state"] == "PowerOff"
+
+
+async def test_maintenance_drains_or_refuses(ray_cluster: Any, tmp_path: Path) -> None:
+    from cloudplane.errors import ApiError
+
+    async with site("sqlite", tmp_path) as s:
+        hosts = await _three_hosts(s)
+        vms = [await _deploy(s, hosts[0], True) for _ in range(4)]
+        await s.rt.run(host_ref(hosts[0], s.cluster), "prepare_maintenance", {})
+        assert (await s.host(hosts[0])).resource_state == "Maintenance"
+        rows = await _vms(s)
+        src = (await s.host(hosts[0])).id
+        assert all(rows[v].state == "Running" and rows[v].host_id != src for v in vms)
+        await s.rt.run(host_ref(hosts[0], s.cluster), "cancel_maintenance", {})
+        assert (await s.host(hosts[0])).resource_state == "Enabled"
+        for v in vms:  # start the second half from empty hosts
+            await s.rt.run(EntityRef("vm", v, s.cluster), "destroy", {"expunge": True})
+        # Fill the other hosts' memory so a big VM on host 2 has nowhere to go.
+        big = EntityRef("vm", new_uuid(), s.cluster)
+        values = {**await _values(s, ram_mb=7 * 1024, mhz=100), "ha_enabled": True}
+        await s.rt.run(big, "create", {"values": values, "start": True, "host": hosts[2]})
+        for h in hosts[:2]:
+            await s.rt.run(EntityRef("vm", new_uuid(), s.cluster), "create", {
+                "values": {**await _values(s, ram_mb=5 * 1024, mhz=100)}, "start": True, "host": h})
+        with pytest.raises(ApiError):
+            await s.rt.run(host_ref(hosts[2], s.cluster), "prepare_maintenance", {})
+        assert (await s.host(hosts[2])).resource_state == "ErrorInPrepareForMaintenance"
+        row = (await _vms(s))[big.id]
+        assert row.state == "Running" and row.host_id == (await s.host(hosts[2])).id

@@ -142,3 +142,22 @@ async def test_stop_of_unknown_vm_is_a_clear_error(ray_cluster: Any, tmp_path: P
         with pytest.raises(ApiError) as ei:
             await s.rt.run(EntityRef("vm", new_uuid(), s.cluster), "stop", {})
         assert ei.value.code == 431
+
+
+async def test_live_migration_moves_capacity(ray_cluster: Any, tmp_path: Path) -> None:
+    async with site("sqlite", tmp_path) as s:
+        hosts = [await s.add_host() for _ in range(2)]
+        for h in hosts:
+            await s.wait_status(h, "Up")
+        ref = EntityRef("vm", new_uuid(), s.cluster)
+        await s.rt.run(ref, "create", {"values": await _values(s), "start": True, "host": hosts[0]})
+        a, b = (await s.host(hosts[0])).id, (await s.host(hosts[1])).id
+        res = await s.rt.run(ref, "migrate", {})
+        assert res["to"] == hosts[1] and (await _vm(s, ref.id)).host_id == b
+        used = await _used(s)
+        assert used[(a, 0)] == 0 and used[(b, 0)] == 1024 * 2**20
+        # No room anywhere else: the migration is refused and nothing changes.
+        with pytest.raises(ApiError) as ei:
+            await s.rt.run(ref, "migrate", {"host": hosts[1]})
+        assert ei.value.code == 533
+        assert (await _vm(s, ref.id)).state == "Running" and (await _used(s))[(b, 0)] == 1024 * 2**20
