@@ -35,7 +35,7 @@ class Visibility:
             return account_col == self.account_id  # type: ignore[no-any-return]
         assert self.domain_path is not None
         if self.recursive:
-            sub = select(D.c.id).where(D.c.path.startswith(self.domain_path))
+            sub = select(D.c.id).where(D.c.path.startswith(self.domain_path, autoescape=True))
             return domain_col.in_(sub)  # type: ignore[no-any-return]
         sub = select(D.c.id).where(D.c.path == self.domain_path)
         return domain_col.in_(sub)  # type: ignore[no-any-return]
@@ -83,7 +83,8 @@ async def visibility(call: Call) -> Visibility:
         return Visibility(account_id=(await account_in(call, account, dom.id)).id)
     if dom is not None:
         return Visibility(domain_path=dom.path, recursive=bool(recursive) if recursive is not None else False)
-    if listall:
+    if listall or call.get("id") is not None:
+        # Looking one thing up by id, an admin searches everything it may reach (as CloudStack does).
         return Visibility(domain_path=c.domain_path, recursive=True if recursive is None else bool(recursive))
     return Visibility(account_id=c.account_id)
 

@@ -1,226 +1,284 @@
-"""Accounts, users and domains: the commands Marvin's key bootstrap and the
-tenancy model need first. (Roles: roles.py.)"""
+"""What every identity command shares: the joined user and account queries,
+who may act on whom, input checks, and async jobs that log their events.
+(The commands: users.py for accounts and users, domains.py, roles.py.)
+
+Who may act on whom is CloudStack's `checkAccess` plus its privilege rule:
+- a user reaches only its own account (and its own domain, to read it);
+- a domain or resource admin reaches its domain and everything below it;
+- a root admin reaches everything;
+- nobody acts on an account whose role type outranks its own, and nobody but a
+  root admin gives an account more privilege than it has itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ADMINS, ALL, command, page
-from cloudplane.api.context import Call, JobTarget, ListResult
-from cloudplane.api.secrets import hash_password, new_api_keypair
-from cloudplane.api.views.identity import account_view, domain_view, user_view
+from cloudplane.api.context import Accepted, Call, Caller, JobTarget
+from cloudplane.api.secrets import hash_password
+from cloudplane.api.service import ApiService
+from cloudplane.api.views.identity import ROLE_TYPE_OF_ACCOUNT, account_view, user_view
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.tables.identity import Account, Domain, Role, User
 
+log = logging.getLogger(__name__)
+
 U, A, D, R = (t.__table__ for t in (User, Account, Domain, Role))  # type: ignore[attr-defined]
-TYPE_OF_ROLE = {"Admin": 1, "DomainAdmin": 2, "ResourceAdmin": 3, "User": 0}
+
+# CloudStack's RoleType order: a lower rank is more privileged.
+RANK = {"Admin": 0, "ResourceAdmin": 1, "DomainAdmin": 2, "User": 3}
+ROLE_TYPES = tuple(RANK)
 
 
-def _users_q() -> Any:
-    return (select(U, A.c.id.label("a_id"), A.c.uuid.label("a_uuid"), A.c.name.label("a_name"),
-                   A.c.account_type.label("a_type"), D.c.uuid.label("d_uuid"), D.c.name.label("d_name"),
-                   D.c.path.label("d_path"), R.c.uuid.label("r_uuid"), R.c.name.label("r_name"),
-                   R.c.role_type.label("r_type"))
-            .select_from(U.join(A, U.c.account_id == A.c.id).join(D, A.c.domain_id == D.c.id)
-                         .outerjoin(R, A.c.role_id == R.c.id))
-            .where(U.c.removed.is_(None), A.c.removed.is_(None)))
+# -- queries -------------------------------------------------------------------------------
 
 
-class _Obj:
-    """Attribute access over a prefixed slice of a joined row."""
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        m = row._mapping
-        self.__dict__.update({k[len(prefix):]: m[k] for k in m.keys() if k.startswith(prefix)})
-
-
-def _user_out(row: Any, caller_path: str, secret: str | None = None) -> dict[str, Any]:
-    a = type("A", (), {"name": row.a_name, "uuid": row.a_uuid, "account_type": row.a_type})
-    d = type("D", (), {"uuid": row.d_uuid, "name": row.d_name, "path": row.d_path})
-    role = _Obj(row, "r_") if row.r_uuid else None
-    if role is not None:
-        role.role_type = row.r_type
-    return user_view(row, a, d, role=role, secret=secret, caller_domain_path=caller_path)
+def users_q(*, include_removed: bool = False) -> Any:
+    """Users joined with their account (`a_*`), domain (`d_*`) and role (`r_*`)."""
+    q = (select(U, A.c.uuid.label("a_uuid"), A.c.name.label("a_name"), A.c.account_type.label("a_type"),
+                A.c.state.label("a_state"), A.c.is_default.label("a_default"), D.c.uuid.label("d_uuid"),
+                D.c.name.label("d_name"), D.c.path.label("d_path"), R.c.uuid.label("r_uuid"),
+                R.c.name.label("r_name"), R.c.role_type.label("r_type"))
+         .select_from(U.join(A, U.c.account_id == A.c.id).join(D, A.c.domain_id == D.c.id)
+                      .outerjoin(R, A.c.role_id == R.c.id)))
+    return q if include_removed else q.where(U.c.removed.is_(None), A.c.removed.is_(None))
 
 
-async def _user_row(call: Call, user_uuid: str) -> Any:
-    async with call.service.engine.connect() as conn:
-        row = (await conn.execute(_users_q().where(U.c.uuid == user_uuid))).first()
+def accounts_q(*, include_removed: bool = False) -> Any:
+    """Accounts joined with their domain (`d_*`) and role (`r_*`)."""
+    q = (select(A, D.c.uuid.label("d_uuid"), D.c.name.label("d_name"), D.c.path.label("d_path"),
+                R.c.uuid.label("r_uuid"), R.c.name.label("r_name"), R.c.role_type.label("r_type"))
+         .select_from(A.join(D, A.c.domain_id == D.c.id).outerjoin(R, A.c.role_id == R.c.id)))
+    return q if include_removed else q.where(A.c.removed.is_(None))
+
+
+async def one(svc: ApiService, q: Any) -> Any:
+    async with svc.engine.connect() as conn:
+        return (await conn.execute(q)).first()
+
+
+# -- who may act on whom (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """The account a command acts on, as the access rules see it."""
+
+    account_id: int
+    uuid: str
+    name: str
+    role_type: str
+    domain_path: str
+    is_default: bool
+
+    @property
+    def is_system(self) -> bool:
+        return self.is_default and self.name == "system" and self.domain_path == "/"
+
+
+def account_target(row: Any) -> Target:
+    """From an accounts_q row."""
+    return Target(row.id, row.uuid, row.name, row.r_type or ROLE_TYPE_OF_ACCOUNT.get(row.account_type, "User"),
+                  row.d_path, bool(row.is_default))
+
+
+def user_target(row: Any) -> Target:
+    """The account of a users_q row."""
+    return Target(row.account_id, row.a_uuid, row.a_name, row.r_type or ROLE_TYPE_OF_ACCOUNT.get(row.a_type, "User"),
+                  row.d_path, bool(row.a_default))
+
+
+def reaches_domain(c: Caller, path: str) -> bool:
+    return path == c.domain_path if c.role_type == "User" else path.startswith(c.domain_path)
+
+
+def require_domain(c: Caller, path: str, uuid: str) -> None:
+    if not reaches_domain(c, path):
+        raise NotAllowed(f"Account {c.account_name} does not have permission to operate within domain id={uuid}")
+
+
+def reaches_account(c: Caller, t: Target) -> bool:
+    return t.account_id == c.account_id if c.role_type == "User" else t.domain_path.startswith(c.domain_path)
+
+
+def require_account(c: Caller, t: Target) -> None:
+    """Reach and privilege: CloudStack's checkAccess(OperateEntry) and its role-type rule."""
+    if not reaches_account(c, t):
+        raise NotAllowed(f"Account {c.account_name} does not have permission to operate on account {t.uuid}")
+    if RANK[c.role_type] > RANK[t.role_type]:
+        raise NotAllowed(f"Account {c.account_name} can not operate on account {t.uuid}: its role type "
+                         f"{t.role_type} is more privileged than the caller's")
+
+
+def require_grant(c: Caller, role_type: str) -> None:
+    """May `c` give an account a role of `role_type`?"""
+    if RANK[role_type] < RANK[c.role_type] or (role_type == "Admin" and not c.is_root_admin):
+        raise NotAllowed(f"Account {c.account_name} can not grant the role type {role_type}")
+
+
+# -- input checks (431 naming the parameter) ---------------------------------------------------
+
+TIMEZONE_LEN = 64  # app_user.timezone
+
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.IGNORECASE)
+
+
+def check_network_domain(value: str | None, param: str = "networkdomain") -> None:
+    """NetUtils.verifyDomainName: labels of 1-63 letters, digits and inner hyphens, 190 at most."""
+    if value and (len(value) > 190 or not all(_LABEL.fullmatch(x) for x in value.split("."))):
+        raise ParamError(f"Invalid network domain {value!r} (parameter {param}). Total length should not exceed "
+                         "190 chars. Each domain label must be between 1 and 63 characters long. It can contain "
+                         "ASCII letters 'a' through 'z', the digits '0' through '9', and the hyphen ('-'); it "
+                         "cannot start or end with \"-\".")
+
+
+def check_not_blank(call: Call, *params: str) -> None:
+    for p in params:
+        v = call.get(p)
+        if v is not None and not str(v).strip():
+            raise ParamError(f"Unable to execute API command {call.spec.error_name} due to empty value for "
+                             f"parameter {p}")
+
+
+def check_length(value: str | None, param: str, limit: int) -> None:
+    """Columns narrower than the parameter CloudStack declares (MariaDB refuses what does not fit)."""
+    if value is not None and len(value) > limit:
+        raise ParamError(f"Invalid value for parameter {param}: at most {limit} characters")
+
+
+def check_uuid(value: str | None, param: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not _UUID.fullmatch(value):
+        raise ParamError(f"Invalid value {value} for parameter {param}: a UUID is expected")
+    return value.lower()
+
+
+async def password_hash(call: Call, param: str = "password") -> str:
+    password = call.get(param)
+    if password is None or not str(password).strip():
+        raise ParamError(f"Password cannot be empty or blank (parameter {param})")
+    # PBKDF2 takes tens of milliseconds: keep it off the event loop.
+    return await asyncio.to_thread(hash_password, password)
+
+
+# -- finding targets ---------------------------------------------------------------------------
+
+
+async def find_account(call: Call, *, uuid: str | None = None, name: str | None = None,
+                       domain_uuid: str | None = None) -> Any:
+    """By id, or by name in a domain (the caller's when none is given); 431 when absent."""
+    if uuid:
+        row = await one(call.service, accounts_q().where(A.c.uuid == uuid))
+        if row is None:
+            raise ParamError(f"Unable to find account by id {uuid}")
+        return row
+    if not name:
+        raise ParamError(f"Unable to execute API command {call.spec.error_name} due to missing parameter id "
+                         "(or account and domainid)")
+    dom = await scope.domain_by_uuid(call, domain_uuid) if domain_uuid else None
+    row = await one(call.service, accounts_q().where(
+        A.c.name == name, A.c.domain_id == (dom.id if dom is not None else call.caller.domain_id)))
     if row is None:
-        raise ParamError(f"Unable to find user by id {user_uuid}")
-    c = call.caller
-    if c.role_type == "User" and row.a_id != c.account_id:
-        raise NotAllowed(f"Caller {c.username} is not allowed to access user {user_uuid}")
-    if c.role_type != "User" and not row.d_path.startswith(c.domain_path):
-        raise NotAllowed(f"User {user_uuid} is outside the caller's domain subtree")
+        raise ParamError(f"Unable to find account by name {name} (parameter account) in domain "
+                         f"{domain_uuid or call.caller.domain_uuid}")
     return row
 
 
-@command("listUsers", object_name="user")
-async def list_users(call: Call) -> ListResult:
-    vis = await scope.visibility(call)
-    q = _users_q().where(vis.clause(A.c.id, A.c.domain_id))
-    for p, col in (("id", U.c.uuid), ("username", U.c.username), ("state", U.c.state),
-                   ("accounttype", A.c.account_type)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
-    if call.get("keyword"):
-        q = q.where(U.c.username.contains(call.get("keyword")))
-    async with call.service.engine.connect() as conn:
-        rows, total = await page(call, conn, q, U.c.id)
-    return ListResult([_user_out(r, call.caller.domain_path) for r in rows], total)
+async def find_role(call: Call, uuid: str, param: str = "roleid") -> Any:
+    row = await one(call.service, select(R).where(R.c.uuid == uuid, R.c.removed.is_(None)))
+    # Admin roles are invisible to anyone but root admins.
+    if row is None or (row.role_type == "Admin" and not call.caller.is_root_admin):
+        raise ParamError(f"Invalid role id {uuid} (parameter {param}) provided")
+    return row
 
 
-@command("getUserKeys", object_name="userkeys")
-async def get_user_keys(call: Call) -> dict[str, Any]:
-    row = await _user_row(call, call.get("id"))
-    secret = call.service.key.decrypt(row.secret_key) if row.secret_key else None
-    return {k: v for k, v in {"apikey": row.api_key, "secretkey": secret}.items() if v is not None}
-
-
-@command("registerUserKeys", object_name="userkeys")
-async def register_user_keys(call: Call) -> dict[str, Any]:
-    row = await _user_row(call, call.get("id"))
-    api_key, secret = new_api_keypair()
-    await call.service.run(call, JobTarget(EntityRef("user", row.uuid), "register_keys",
-                                           {"api_key": api_key, "secret_key_enc": call.service.key.encrypt(secret)},
-                                           "User"))
-    call.service.auth.invalidate()
-    await call.service.event(call.caller, "REGISTER.USER.KEY", f"registered user keys for user {row.username}",
-                             resource_type="User", resource_uuid=row.uuid)
-    return {"apikey": api_key, "secretkey": secret}
-
-
-async def account_out(call: Call, conn: Any, account_rows: list[Any]) -> list[dict[str, Any]]:
-    if not account_rows:
-        return []
-    ids = [r.id for r in account_rows]
-    users = (await conn.execute(_users_q().where(A.c.id.in_(ids)).order_by(U.c.id))).all()
-    by_acct: dict[int, list[dict[str, Any]]] = {}
-    for u in users:
-        by_acct.setdefault(u.a_id, []).append(_user_out(u, call.caller.domain_path))
-    out = []
-    for r in account_rows:
-        d = type("D", (), {"uuid": r.d_uuid, "name": r.d_name, "path": r.d_path})
-        role = type("R", (), {"uuid": r.r_uuid, "name": r.r_name, "role_type": r.r_type}) if r.r_uuid else None
-        out.append(account_view(r, d, role=role, users=by_acct.get(r.id, [])))
-    return out
-
-
-def _accounts_q() -> Any:
-    return (select(A, D.c.uuid.label("d_uuid"), D.c.name.label("d_name"), D.c.path.label("d_path"),
-                   R.c.uuid.label("r_uuid"), R.c.name.label("r_name"), R.c.role_type.label("r_type"))
-            .select_from(A.join(D, A.c.domain_id == D.c.id).outerjoin(R, A.c.role_id == R.c.id))
-            .where(A.c.removed.is_(None)))
-
-
-@command("listAccounts", object_name="account")
-async def list_accounts(call: Call) -> ListResult:
-    vis = await scope.visibility(call)
-    q = _accounts_q().where(vis.clause(A.c.id, A.c.domain_id))
-    for p, col in (("id", A.c.uuid), ("name", A.c.name), ("state", A.c.state), ("accounttype", A.c.account_type)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
-    if call.get("keyword"):
-        q = q.where(A.c.name.contains(call.get("keyword")))
-    async with call.service.engine.connect() as conn:
-        rows, total = await page(call, conn, q, A.c.id)
-        items = await account_out(call, conn, rows)
-    return ListResult(items, total)
-
-
-async def load_account(call: Call, uuid: str) -> dict[str, Any]:
-    async with call.service.engine.connect() as conn:
-        rows = (await conn.execute(_accounts_q().where(A.c.uuid == uuid))).all()
-        items = await account_out(call, conn, rows)
+async def account_out(svc: ApiService, caller: Caller, uuid: str, *, include_removed: bool = False) -> dict[str, Any]:
+    async with svc.engine.connect() as conn:
+        rows = (await conn.execute(accounts_q(include_removed=include_removed).where(A.c.uuid == uuid))).all()
+        items = await accounts_out(conn, caller, rows)
     if not items:
         raise ParamError(f"Unable to find account by id {uuid}")
     return items[0]
 
 
-async def resolve_role(call: Call) -> tuple[int, Any]:
-    """The (account type, role row) for createAccount from `roleid` or `accounttype`."""
-    async with call.service.engine.connect() as conn:
-        if call.get("roleid"):
-            role = (await conn.execute(select(R).where(R.c.uuid == call.get("roleid"), R.c.removed.is_(None)))).first()
-            if role is None:
-                raise ParamError(f"Unable to find role by id {call.get('roleid')}")
-        elif call.get("accounttype") is not None:
-            rtype = {0: "User", 1: "Admin", 2: "DomainAdmin", 3: "ResourceAdmin"}.get(call.get("accounttype"))
-            if rtype is None:
-                raise ParamError(f"Invalid account type {call.get('accounttype')}")
-            role = (await conn.execute(select(R).where(R.c.role_type == rtype, R.c.is_default.is_(True),
-                                                       R.c.removed.is_(None)))).first()
-        else:
-            raise ParamError("Unable to execute API command createaccount due to missing parameter "
-                             "roleid or accounttype")
-    assert role is not None
-    c = call.caller
-    rank = {"User": 0, "DomainAdmin": 1, "ResourceAdmin": 1, "Admin": 2}
-    if rank[role.role_type] > rank[c.role_type] or (role.role_type == "Admin" and not c.is_root_admin):
-        raise NotAllowed(f"Caller {c.username} can not create an account with role type {role.role_type}")
-    return TYPE_OF_ROLE[role.role_type], role
-
-
-@command("createAccount", object_name="account", roles=ADMINS)
-async def create_account(call: Call) -> dict[str, Any]:
-    c = call.caller
-    dom = await scope.domain_by_uuid(call, call.get("domainid")) if call.get("domainid") else None
-    if dom is None:
-        dom_uuid, dom_path = c.domain_uuid, c.domain_path
-    else:
-        dom_uuid, dom_path = dom.uuid, dom.path
-    if not dom_path.startswith(c.domain_path):
-        raise NotAllowed("Caller can not create an account outside its domain subtree")
-    account_type, role = await resolve_role(call)
-    user = {"username": call.get("username"), "first_name": call.get("firstname"),
-            "last_name": call.get("lastname"), "email": call.get("email"), "timezone": call.get("timezone"),
-            "password": await asyncio.to_thread(hash_password, call.get("password"))}
-    name = call.get("account") or call.get("username")
-    res = await call.service.run(call, JobTarget(EntityRef("domain", dom_uuid), "create_account", {
-        "name": name, "account_type": account_type, "role_id": role.id, "user": user,
-        "network_domain": call.get("networkdomain")}, "Account"))
-    await call.service.event(c, "ACCOUNT.CREATE", f"Successfully completed creating Account. Account Name: {name}",
-                             resource_type="Account", resource_uuid=res["id"])
-    return await load_account(call, res["id"])
-
-
-@command("listDomains", object_name="domain", roles=ALL)
-async def list_domains(call: Call) -> ListResult:
-    c = call.caller
-    q = select(D).where(D.c.removed.is_(None))
-    if c.role_type == "User":
-        q = q.where(D.c.id == c.domain_id)
-    elif call.get("listall") or call.get("id") or call.get("name") or call.get("level") is not None:
-        q = q.where(D.c.path.startswith(c.domain_path))
-    else:
-        q = q.where(D.c.id == c.domain_id)
-    if call.get("id"):
-        q = q.where(D.c.uuid == call.get("id"))
-    if call.get("name"):
-        q = q.where(D.c.name == call.get("name"))
-    if call.get("level") is not None:
-        q = q.where(D.c.level == call.get("level"))
-    if call.get("keyword"):
-        q = q.where(D.c.name.contains(call.get("keyword")))
-    async with call.service.engine.connect() as conn:
-        rows, total = await page(call, conn, q, D.c.id)
-        items = await domains_out(conn, rows)
-    return ListResult(items, total)
-
-
-async def domains_out(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+async def accounts_out(conn: Any, caller: Caller, rows: list[Any]) -> list[dict[str, Any]]:
     if not rows:
         return []
-    ids = [r.id for r in rows]
-    parents_ids = {r.parent_id for r in rows if r.parent_id}
-    kids = {r.parent_id for r in (await conn.execute(select(D.c.parent_id).where(
-        D.c.parent_id.in_(ids), D.c.removed.is_(None)))).all()}
-    parents = {r.id: r for r in (await conn.execute(select(D).where(D.c.id.in_(parents_ids)))).all()} \
-        if parents_ids else {}
-    return [domain_view(r, has_child=r.id in kids, parent=parents.get(r.parent_id)) for r in rows]
+    users = (await conn.execute(users_q(include_removed=True).where(
+        U.c.account_id.in_([r.id for r in rows]), U.c.removed.is_(None)).order_by(U.c.id))).all()
+    by_acct: dict[int, list[dict[str, Any]]] = {}
+    for u in users:
+        by_acct.setdefault(u.account_id, []).append(user_view(u, caller_domain_path=caller.domain_path))
+    return [account_view(r, users=by_acct.get(r.id, [])) for r in rows]
+
+
+async def user_out(svc: ApiService, caller: Caller, uuid: str, *, include_removed: bool = False) -> dict[str, Any]:
+    row = await one(svc, users_q(include_removed=include_removed).where(U.c.uuid == uuid))
+    if row is None:
+        raise ParamError(f"Unable to find user by id {uuid}")
+    return user_view(row, caller_domain_path=caller.domain_path)
+
+
+# -- async jobs and their events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ev:
+    """An event to record for a command: CloudStack's type, a description, its subject."""
+
+    type: str
+    description: str
+    resource_type: str
+    resource_uuid: str
+
+
+async def done(call: Call, ev: Ev) -> None:
+    """A synchronous identity change succeeded: forget cached callers, log it."""
+    call.service.auth.invalidate()
+    await call.service.event(call.caller, ev.type, ev.description, resource_type=ev.resource_type,
+                             resource_uuid=ev.resource_uuid)
+
+
+_watchers: set[asyncio.Task[None]] = set()
+
+
+async def accept_logged(call: Call, target: JobTarget, ev: Ev) -> Accepted:
+    """An async command: the job is accepted (a Scheduled event); when it ends,
+    cached callers are forgotten and a Completed event tells how it went."""
+    svc, caller = call.service, call.caller
+    accepted = await svc.accept(call, target)
+    svc.auth.invalidate()
+    await svc.event(caller, ev.type, f"Scheduled: {ev.description}", state="Scheduled",
+                    resource_type=ev.resource_type, resource_uuid=ev.resource_uuid)
+
+    async def completed() -> None:
+        try:
+            res = await svc.runtime.wait(accepted.jobid, 3600)
+            svc.auth.invalidate()
+            text = ev.description if res.ok else f"Error: {ev.description}: {(res.result or {}).get('errortext')}"
+            await svc.event(caller, ev.type, text, level="INFO" if res.ok else "ERROR",
+                            resource_type=ev.resource_type, resource_uuid=ev.resource_uuid)
+        except Exception:  # a detached task: nobody else would hear of it
+            log.exception("job %s (%s): recording its completion failed", accepted.jobid, ev.type)
+
+    task = asyncio.create_task(completed())
+    _watchers.add(task)
+    task.add_done_callback(_watchers.discard)
+    return accepted
+
+
+async def success_view(svc: ApiService, caller: Caller, result: dict[str, Any]) -> dict[str, Any]:
+    return {"success": True}
+
+
+async def account_job_view(svc: ApiService, caller: Caller, result: dict[str, Any]) -> dict[str, Any]:
+    return {"account": await account_out(svc, caller, result["id"], include_removed=True)}
