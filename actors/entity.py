@@ -153,3 +153,19 @@ class Entity:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.ref.id, "kind": self.kind, "state": self.state, "version": self.version}
+
+    @classmethod
+    def ref_for_row(cls, row: Any) -> EntityRef:
+        """The ref of a stored row (placement key from the row's own column, if it has one)."""
+        m = row._mapping if hasattr(row, "_mapping") else row
+        return EntityRef(cls.kind, m["uuid"], m.get("placement_key") or m.get("group_key"))
+
+
+async def _settle_op(self: Entity) -> dict[str, Any]:
+    """Every kind's `settle` operation: through the mailbox, so it runs after whatever is queued."""
+    if self.state in self.transitional:
+        await self.settle()
+    return {"state": self.state}
+
+
+Entity.ops = {"settle": OpSpec("settle", _settle_op)}

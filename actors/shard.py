@@ -133,6 +133,7 @@ class ShardCore:
         await self._recover()
         for cls in list(KINDS.values()):
             await cls.on_shard_start(self)
+        await self._settle_leftovers()
         self._background = [
             asyncio.create_task(self._periodic(self.reconcile_interval_s, self._reconcile)),
             asyncio.create_task(self._periodic(max(self.passivate_after_s / 4, 0.05), self.passivate_idle)),
@@ -458,6 +459,31 @@ class ShardCore:
                 await self._complete(m.job, JobStatus.FAILED, err.code, err.to_dict())
                 continue
             self._spawn(self._execute(m))
+
+    async def _settle_leftovers(self) -> None:
+        """Entities of ours that a dead predecessor left in a transitional state with no job
+        to finish them: settle each through its mailbox (after any recovered job)."""
+        for cls in list(KINDS.values()):
+            table = getattr(cls, "table", None)
+            if not cls.transitional or table is None or "state" not in table.c:
+                continue
+            q = select(table).where(table.c.state.in_(list(cls.transitional)))
+            if "removed" in table.c:
+                q = q.where(table.c.removed.is_(None))
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(q)).all()
+            refs = [cls.ref_for_row(r) for r in rows]
+            refs = [r for r in refs if self.owns(r)]
+            if refs:
+                log.info("%s: settling %d %s entities left in transitional states", self.name, len(refs), cls.kind)
+            for r in refs:
+                self._spawn(self._settle_one(r))
+
+    async def _settle_one(self, ref: EntityRef) -> None:
+        try:
+            await self.run_op(ref, "settle", {})
+        except Exception:  # the next restart, or the entity's next operation, tries again
+            log.exception("%s: could not settle %s", self.name, ref)
 
     async def _reconcile(self) -> None:
         """Level-triggered safety net: pending jobs of ours that nobody delivered."""
