@@ -35,6 +35,7 @@ from cloudplane.hostagent.storagexml import parse_pool, pool_dir_xml, pool_netfs
 
 P = ParamSpec("P")
 T = TypeVar("T")
+DeviceOp = Callable[[libvirt.virDomain, str, int], Any]  # virDomain.attachDeviceFlags and friends
 
 _NOT_FOUND = {libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL}
 _UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED, libvirt.VIR_ERR_OPERATION_UNSUPPORTED}
@@ -43,7 +44,6 @@ _RETRYABLE = {
     libvirt.VIR_ERR_AGENT_UNRESPONSIVE,
     libvirt.VIR_ERR_RPC,
     libvirt.VIR_ERR_NO_CONNECT,
-    libvirt.VIR_ERR_SYSTEM_ERROR,
 }
 
 _POWER = {
@@ -64,6 +64,9 @@ _UNDEFINE_ALL = (
 _UNDEFINE_BASIC = libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
 
 
+CONFIG_DRIVE_DIR = Path("/var/lib/cloudplane/configdrive")
+
+
 class StopOutcome(StrEnum):
     ALREADY_STOPPED = "already-stopped"
     SHUTDOWN = "shutdown"  # the guest powered off after the ACPI request
@@ -80,7 +83,7 @@ def migration_flags(live: bool) -> int:
     flags = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
     if live:
         flags |= libvirt.VIR_MIGRATE_LIVE
-    return flags
+    return int(flags)
 
 
 def migration_params(migrate_uri: str | None) -> dict[str, Any]:
@@ -111,23 +114,22 @@ class LibvirtDriver:
         conn: libvirt.virConnect,
         *,
         domain_type: DomainType = "kvm",
-        config_drive_dir: Path = Path("/var/lib/cloudplane/configdrive"),
+        config_drive_dir: Path = CONFIG_DRIVE_DIR,
     ) -> None:
         self._conn = conn
         self.domain_type: DomainType = domain_type
         self.config_drive_dir = config_drive_dir
 
     @classmethod
-    async def open(cls, uri: str, *, domain_type: DomainType = "kvm", config_drive_dir: Path | None = None) -> LibvirtDriver:
+    async def open(
+        cls, uri: str, *, domain_type: DomainType = "kvm", config_drive_dir: Path = CONFIG_DRIVE_DIR
+    ) -> LibvirtDriver:
         libvirt.registerErrorHandler(_quiet, None)
         try:
             conn = await asyncio.to_thread(libvirt.open, uri)
         except libvirt.libvirtError as err:
             raise _agent_error(err, f"open {uri}") from err
-        kwargs: dict[str, Any] = {"domain_type": domain_type}
-        if config_drive_dir is not None:
-            kwargs["config_drive_dir"] = config_drive_dir
-        return cls(conn, **kwargs)
+        return cls(conn, domain_type=domain_type, config_drive_dir=config_drive_dir)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._conn.close)
@@ -185,10 +187,10 @@ class LibvirtDriver:
         dom = self._conn.defineXML(xml)  # (re)define: the spec is the truth
         try:
             dom.create()
-        except libvirt.libvirtError as err:
-            # "already running": someone started it between our check and create.
-            if err.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID or not dom.isActive():
+        except libvirt.libvirtError:
+            if not dom.isActive():
                 raise
+            # "already running": someone started it between our check and create.
         return power_state(dom.state()[0])
 
     async def start(self, spec: VmSpec) -> VmPowerState:
@@ -301,29 +303,39 @@ class LibvirtDriver:
         """Every defined domain's power state, for the ping report."""
         return await self._io("power states", self._power_states)
 
+    def _xml(self, name: str) -> str:
+        return str(self._domain(name).XMLDesc(0))
+
+    async def xml(self, name: str) -> str:
+        """The domain's XML as libvirt holds it (the live one while running)."""
+        return await self._io(f"XML of {name}", self._xml, name)
+
     # ---- devices ----------------------------------------------------------
 
-    def _device(self, name: str, xml: str, op: str) -> None:
+    def _device(self, name: str, xml: str, op: DeviceOp) -> None:
+        """Apply a device change to the persistent definition, and to the live guest if running."""
         dom = self._domain(name)
         flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
         if dom.isActive():
             flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
-        getattr(dom, op)(xml, flags)
+        op(dom, xml, flags)
 
     async def attach_disk(self, name: str, disk: DiskSpec) -> None:
-        await self._io(f"attach {disk.path} to {name}", self._device, name, disk_xml(disk), "attachDeviceFlags")
+        xml = disk_xml(disk)
+        await self._io(f"attach {disk.path} to {name}", self._device, name, xml, libvirt.virDomain.attachDeviceFlags)
 
     async def detach_disk(self, name: str, disk: DiskSpec) -> None:
-        await self._io(f"detach {disk.path} from {name}", self._device, name, disk_xml(disk), "detachDeviceFlags")
+        xml = disk_xml(disk)
+        await self._io(f"detach {disk.path} from {name}", self._device, name, xml, libvirt.virDomain.detachDeviceFlags)
 
     async def attach_iso(self, name: str, iso_path: str, device_id: int = CDROM_DEVICE_ID) -> None:
-        """Insert an ISO into the domain's (always present) cdrom."""
+        """Insert an ISO into the domain's cdrom (domxml always gives it one)."""
         xml = cdrom_xml(iso_path, device_id)
-        await self._io(f"insert {iso_path} into {name}", self._device, name, xml, "updateDeviceFlags")
+        await self._io(f"insert {iso_path} into {name}", self._device, name, xml, libvirt.virDomain.updateDeviceFlags)
 
     async def detach_iso(self, name: str, device_id: int = CDROM_DEVICE_ID) -> None:
         xml = cdrom_xml(None, device_id)
-        await self._io(f"eject cdrom of {name}", self._device, name, xml, "updateDeviceFlags")
+        await self._io(f"eject cdrom of {name}", self._device, name, xml, libvirt.virDomain.updateDeviceFlags)
 
     # ---- migration --------------------------------------------------------
 

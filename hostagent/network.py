@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,20 +25,24 @@ from typing import Any
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from cloudplane.hostagent import namespaces
 from cloudplane.hostagent.bridges import vlan_bridge, vlan_device, vxlan_bridge, vxlan_device
 from cloudplane.hostagent.errors import NetworkError, NotFound, Unsupported
 
 VXLAN_PORT = 4789  # IANA
+NETLINK_ROUTE = 0
 
 
 @asynccontextmanager
-async def _ipr(netns: str | None) -> AsyncIterator[AsyncIPRoute]:
-    try:
-        # flags=0: never create a namespace that is not there (pyroute2 would by default).
-        ipr = AsyncIPRoute(netns=netns, flags=0) if netns is not None else AsyncIPRoute()
-    except FileNotFoundError as err:
-        raise NotFound(f"no network namespace {netns}") from err
-    async with ipr:
+async def iproute(netns: str | None = None) -> AsyncIterator[AsyncIPRoute]:
+    """An rtnetlink connection in `netns` (the agent's own namespace when None)."""
+    if netns is None:
+        async with AsyncIPRoute() as ipr:
+            yield ipr
+        return
+    sock = await namespaces.open_socket(netns, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    # pyroute2 adopts the descriptor (and closes it); it never forks for a namespace this way.
+    async with AsyncIPRoute(fileno=sock.detach()) as ipr:
         yield ipr
 
 
@@ -93,7 +98,7 @@ async def _bridge(ipr: AsyncIPRoute, name: str) -> int:
 
 
 async def ensure_bridge(name: str, *, netns: str | None = None) -> str:
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         try:
             await _bridge(ipr, name)
         except NetlinkError as err:
@@ -105,7 +110,7 @@ async def ensure_vlan_bridge(physdev: str, vid: int, *, netns: str | None = None
     """Bridge `brvlan<vid>` with uplink `<physdev>.<vid>` (an 802.1Q sub-interface)."""
     bridge, device = vlan_bridge(vid), vlan_device(physdev, vid)
     what = f"VLAN {vid} on {physdev}"
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         phys = await _index(ipr, physdev)
         if phys is None:
             raise NotFound(f"{what}: no device {physdev}")
@@ -142,7 +147,7 @@ async def ensure_vxlan_bridge(
     what = f"VXLAN {vni} on {underlay_dev}"
     ipaddress.ip_address(local_ip)
     ipaddress.ip_address(group_or_remote)
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         underlay = await _index(ipr, underlay_dev)
         if underlay is None:
             raise NotFound(f"{what}: no device {underlay_dev}")
@@ -164,7 +169,7 @@ async def ensure_vxlan_bridge(
 
 async def bridge_ports(name: str, *, netns: str | None = None) -> list[str]:
     """Names of the links enslaved to bridge `name` (NotFound if it does not exist)."""
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         index = await _index(ipr, name)
         if index is None:
             raise NotFound(f"no bridge {name}")
@@ -172,12 +177,12 @@ async def bridge_ports(name: str, *, netns: str | None = None) -> list[str]:
 
 
 async def link_exists(name: str, *, netns: str | None = None) -> bool:
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         return await _index(ipr, name) is not None
 
 
 async def _release(bridge: str, uplink: str | None, netns: str | None) -> bool:
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         index = await _index(ipr, bridge)
         if index is None:
             return True
@@ -212,7 +217,7 @@ async def set_bridge_netfilter(name: str, enabled: bool = True, *, netns: str | 
     """Send the bridge's IPv4/IPv6 traffic through the inet netfilter hooks
     (br_netfilter, per bridge), which `firewall.py` relies on for conntrack."""
     value = 1 if enabled else 0
-    async with _ipr(netns) as ipr:
+    async with iproute(netns) as ipr:
         index = await _index(ipr, name)
         if index is None:
             raise NotFound(f"no bridge {name}")
