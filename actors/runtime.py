@@ -49,6 +49,7 @@ def _builtin_kinds() -> tuple[str, ...]:
 
 
 BUILTIN_KIND_MODULES = _builtin_kinds()
+# A dead actor, or one Ray is restarting (ActorUnavailableError is a RayActorError).
 RAY_ERRORS: tuple[type[BaseException], ...] = (RayActorError,)
 
 
@@ -311,9 +312,21 @@ class Runtime:
         self.writer = GroupWriter(self.engine)
         for name in self.policy.fixed_shards():
             self.handle(name)
-        # Make sure every fixed shard is up (and has recovered) before we serve.
-        await asyncio.gather(*(self.handle(n).ping.remote() for n in self.policy.fixed_shards()))
+        # Make sure every fixed shard is up (and has recovered) before we serve; one that
+        # Ray is restarting right now answers a little later.
+        await asyncio.gather(*(self._await_shard(n) for n in self.policy.fixed_shards()))
         self._sweeper = asyncio.create_task(self._sweep_loop())
+
+    async def _await_shard(self, shard: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self.handle(shard).ping.remote()
+                return
+            except RAY_ERRORS:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def stop(self, *, kill_shards: bool = True) -> None:
         tasks = [d.task for d in self._dispatchers.values()] + [p.task for p in self._pollers.values()]

@@ -507,6 +507,11 @@ class HostEntity(Entity):
     @operation(concurrent=True)
     async def sim_fault(self, fault: str, vm: str | None = None) -> dict[str, Any]:
         """Fault injection on a simulated host: crash, partition, heal, disconnect, kill_vm."""
+        if self.agent is None:  # reconnecting (e.g. its shard just restarted): give it a moment
+            try:
+                await asyncio.wait_for(self.connected.wait(), 10.0)
+            except TimeoutError:
+                pass
         agent = self.agent
         if agent is None:
             raise ParamError(f"host {self.ref.id} has no simulated agent")

@@ -50,9 +50,9 @@ async def test_crashed_host_vms_restart_elsewhere(ray_cluster: Any, tmp_path: Pa
         plain = [await _deploy(s, hosts[0], False) for _ in range(2)]
         dead_id = (await s.host(hosts[0])).id
         await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault", {"fault": "crash"})
-        await s.wait_status(hosts[0], "Down", timeout=15)
+        await s.wait_status(hosts[0], "Down", timeout=60)
         rec = HaReconciler(s.rt)
-        for _ in range(100):
+        for _ in range(300):  # up to a minute: CI shares two cores with much else
             await rec.reconcile()
             vms = await _vms(s)
             if all(vms[v].state == "Running" for v in ha_vms) and all(vms[v].state == "Stopped" for v in plain):
@@ -89,7 +89,7 @@ async def test_partition_is_alert_and_nothing_moves(ray_cluster: Any, tmp_path: 
         vm = await _deploy(s, hosts[0], True)
         host_id = (await s.host(hosts[0])).id
         await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault", {"fault": "partition"})
-        await s.wait_status(hosts[0], "Alert", timeout=10)
+        await s.wait_status(hosts[0], "Alert", timeout=30)
         rec = HaReconciler(s.rt)
         for _ in range(10):
             assert await rec.reconcile() == 0
@@ -98,7 +98,7 @@ async def test_partition_is_alert_and_nothing_moves(ray_cluster: Any, tmp_path: 
         row = (await _vms(s))[vm]
         assert row.state == "Running" and row.host_id == host_id
         await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault", {"fault": "heal"})
-        await s.wait_status(hosts[0], "Up", timeout=10)
+        await s.wait_status(hosts[0], "Up", timeout=30)
         assert (await _vms(s))[vm].host_id == host_id
 
 
@@ -112,7 +112,7 @@ async def test_vm_vanished_out_of_band_is_handled(ray_cluster: Any, tmp_path: Pa
         for v in (plain, ha):
             await s.rt.run(host_ref(hosts[0], s.cluster), "sim_fault",
                            {"fault": "kill_vm", "vm": vms[v].instance_name})
-        for _ in range(60):  # two ping intervals (1 s) and a little
+        for _ in range(300):  # two ping intervals (1 s), with room for a loaded machine
             vms = await _vms(s)
             if vms[plain].state == "Stopped" and vms[ha].state == "Running":
                 break

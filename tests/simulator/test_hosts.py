@@ -33,7 +33,7 @@ async def test_silent_host_goes_to_alert_in_time_and_back_up(ray_cluster: Any, t
         await s.wait_status(h, "Up")
         ref = host_ref(h, s.cluster)
         await s.rt.run(ref, "sim_fault", {"fault": "partition"})
-        took = await s.wait_status(h, "Alert", timeout=10)
+        took = await s.wait_status(h, "Alert", timeout=30)
         assert took <= 1 * 2 + 1, f"Alert after {took:.1f}s, limit is ping.interval x ping.timeout + 1 s"
         await s.rt.run(ref, "sim_fault", {"fault": "heal"})
         await s.wait_status(h, "Up", timeout=5)
@@ -74,4 +74,4 @@ async def test_hosts_come_back_after_their_shard_restarts(ray_cluster: Any, tmp_
         answer = await s.rt.run(ref, "command", {"name": "CheckHealthCommand", "args": {}}, timeout=30)
         assert answer["ok"]
         await s.rt.run(ref, "sim_fault", {"fault": "partition"})
-        await s.wait_status(h, "Alert", timeout=10)
+        await s.wait_status(h, "Alert", timeout=30)
