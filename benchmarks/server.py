@@ -75,9 +75,10 @@ class Server:
                 self.proc.kill()
 
 
-def start(*, shards: int = 2, db: str | None = None, extra: list[str] | None = None) -> Server:
-    d = Path(tempfile.mkdtemp(prefix="cpbench-srv-"))
-    port = free_port()
+def start(*, shards: int = 2, db: str | None = None, extra: list[str] | None = None,
+          port: int | None = None, data_dir: Path | None = None) -> Server:
+    d = data_dir or Path(tempfile.mkdtemp(prefix="cpbench-srv-"))
+    port = port or free_port()
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
     cmd = [sys.executable, "-m", "cloudplane", "serve", "--port", str(port), "--data-dir", str(d),
            "--shards", str(shards), *(["--db", db] if db else []), *(extra or [])]
