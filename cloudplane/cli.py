@@ -1,4 +1,4 @@
-"""The `cloudplane` command: serve, db, demo."""
+"""The `cloudplane` command: serve, db, demo, agent, ..."""
 
 from __future__ import annotations
 
@@ -218,6 +218,12 @@ def cmd_deploy_datacenter(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from cloudplane.hostagent import daemon
+
+    return daemon.main(args)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL (default: SQLite in the data directory); "
                    "e.g. mysql://root@127.0.0.1/cloud")
@@ -259,6 +265,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--key"), p.add_argument("--secret")
     p.add_argument("--password", default="password", help="admin password when no keys are given")
     p.set_defaults(fn=cmd_deploy_datacenter)
+    p = sub.add_parser("agent", help="run the host agent on a KVM host (docs/hostagent.md)")
+    p.add_argument("--config", default="/etc/cloudplane/agent.properties",
+                   help="agent.properties or .toml file (default %(default)s)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--check", action="store_true", help="print what this host would report, then exit")
+    p.set_defaults(fn=cmd_agent)
     p = sub.add_parser("db", help="database schema")
     _common(p)
     p.add_argument("action", choices=["upgrade", "current"])

@@ -16,5 +16,13 @@
     namespaces   sockets opened inside a named network namespace, without forking
     errors       AgentError(message, retryable) and its subclasses
 
+The agent itself (`cloudplane agent`, docs/hostagent.md), on top of them:
+
+    config       AgentConfig from agent.properties or TOML
+    vmargs       StartCommand arguments -> StartRequest -> VmSpec (pure)
+    commands     HostCommands: the agent command set over the driver
+    connection   the WebSocket loop: hello, startup, pings, answers, back-off, TLS
+    daemon       wiring, libvirt reconnects, signals, `--check`
+
 Importing this package has no side effects and does not import libvirt.
 """

@@ -31,3 +31,33 @@ async def namespaces() -> AsyncIterator[Namespaces]:
         yield spaces
     finally:
         await spaces.close()
+
+
+# -- real libvirt daemons and a tiny guest (test_real_*.py) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_guest(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Debian's kernel (cached across runs) and a busybox initramfs built for this session."""
+    from tests.hostagent import guest, libvirtd
+
+    pytest.importorskip("libvirt", reason="libvirt-python is not installed (the project's `agent` extra)")
+    reason = libvirtd.skip_reason() or guest.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    return guest.build(tmp_path_factory.mktemp("tinyguest"))
+
+
+@pytest.fixture(scope="session")
+async def lab(tiny_guest, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """Two network namespaces joined by a veth (10.98.0.1 <-> 10.98.0.2) and libvirt
+    daemon `a` in the first, listening on qemu+tcp; daemon `b` is started on demand
+    (`await lab.daemon_b()`). Everything is stopped and removed at the end."""
+    from tests.hostagent.realhost import Lab
+
+    lab = Lab(tmp_path_factory.mktemp("lab"), tiny_guest)
+    try:
+        await lab.start()
+        yield lab
+    finally:
+        await lab.close()
