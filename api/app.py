@@ -31,7 +31,11 @@ def create_app(node: ManagementNode) -> FastAPI:
     from cloudplane.api.agent import mount as mount_agents
 
     s = node.settings
-    app.state.gateway = AgentGateway(node, [f"ws://{s.host}:{s.port}/agent"])
+    # Agents are told where to reconnect: a wildcard listen address is no address for them.
+    import socket
+
+    host = socket.getfqdn() if s.host in ("0.0.0.0", "::", "") else s.host
+    app.state.gateway = AgentGateway(node, [f"ws://{host}:{s.port}/agent"])
     mount_agents(app, app.state.gateway)
 
     @app.get("/health")
