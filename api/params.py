@@ -136,6 +136,8 @@ def _integer(command: str, name: str, kind: str, text: str) -> int:
 
 
 def _uuid(command: str, name: str, text: str) -> str:
+    if text == "-1":
+        return text  # CloudStack's "all" (e.g. zoneid=-1 registers a template in every zone)
     if not _UUID.fullmatch(text):
         raise ParamError(
             f"Unable to execute API command {command} due to invalid value. Invalid parameter {name} "
