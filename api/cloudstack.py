@@ -12,39 +12,33 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
 from cloudplane.api import envelope
 from cloudplane.api.context import Accepted, Call, Caller, ListResult, Raw, Success
 from cloudplane.api.params import lookup
 from cloudplane.api.registry import CommandSpec, parse_request
 from cloudplane.api.service import ApiService
-from cloudplane.errors import ApiError, AuthError, InternalError, NotAllowed
+from cloudplane.errors import ApiError, AuthError, InternalError, NotAllowed, ParamError
 
 log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = frozenset({"login"})  # commands that establish who the caller is
 
 
-async def _raw_params(request: Request) -> dict[str, str]:
-    """First value of each name, from the query string and then a form body (as Java does)."""
-    raw: dict[str, str] = {}
-    for k, v in request.query_params.multi_items():
-        raw.setdefault(k, v)
-    if request.method == "POST":
-        ctype = request.headers.get("content-type", "")
-        if "application/x-www-form-urlencoded" in ctype or not ctype:
-            body = (await request.body()).decode("utf-8", errors="replace")
-            for k, v in parse_qsl(body, keep_blank_values=True):
-                raw.setdefault(k, v)
-    return raw
+MAX_BODY = 8 * 2**20  # form bodies: user data is at most 1 MiB, base64-encoded
+_FORM = "application/x-www-form-urlencoded"
 
 
-async def _caller(service: ApiService, raw: dict[str, str], request: Request) -> Caller:
+def _first_values(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:
+    for k, v in pairs:
+        into.setdefault(k, v)
+
+
+async def _caller(service: ApiService, raw: dict[str, str], cookie_session: str | None) -> Caller:
     if lookup(raw, "apikey") is not None or lookup(raw, "signature") is not None:
         return await service.auth.by_signature(raw)
-    key = lookup(raw, "sessionkey") or request.cookies.get("sessionkey")
+    key = lookup(raw, "sessionkey") or cookie_session
     if key:
         return await service.auth.by_session(key)
     raise AuthError("unable to verify user credentials and/or request signature")
@@ -65,8 +59,9 @@ def _payload(spec: CommandSpec, result: Any) -> tuple[dict[str, Any], dict[str, 
     raise InternalError(f"{spec.name}: handler returned {type(result).__name__}")
 
 
-async def handle(service: ApiService, request: Request) -> Response:
-    raw = await _raw_params(request)
+async def dispatch(service: ApiService, raw: dict[str, str],
+                   cookie_session: str | None = None) -> tuple[int, bytes, str, dict[str, str]]:
+    """One API request, from its parameters to (status, body, content type, cookies to set)."""
     fmt = envelope.response_format(raw)
     name = lookup(raw, "command")
     spec = service.registry.get(name) if isinstance(name, str) else None
@@ -79,7 +74,7 @@ async def handle(service: ApiService, request: Request) -> Response:
         if spec.name in UNAUTHENTICATED:
             caller = None
         else:
-            caller = await _caller(service, raw, request)
+            caller = await _caller(service, raw, cookie_session)
             await service.check_allowed(caller, spec)
             await service.throttle(caller)
         params = parse_request(spec, raw)
@@ -96,15 +91,88 @@ async def handle(service: ApiService, request: Request) -> Response:
         payload = envelope.error_response(spec.response_name if spec else None, err)
         status = err.code
     body, ctype = envelope.render(payload, fmt)
-    resp = Response(body, status_code=status, media_type=ctype)
-    for k, v in cookies.items():
-        resp.set_cookie(k, v, httponly=True, samesite="lax", path="/client")
-    return resp
+    return status, body, ctype, cookies
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return v.strip('"')
+    return None
+
+
+class CloudStackApi:
+    """`/client/api` as a bare ASGI app in front of the FastAPI application.
+
+    The query API is the hot path, and it renders every failure itself, so it
+    needs none of the framework's routing, dependency and exception layers
+    (they cost about as much as the command). Other paths go to `app`.
+    """
+
+    PATHS = frozenset({"/client/api", "/client/api/"})
+
+    def __init__(self, app: Any, service: ApiService) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.PATHS:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method not in ("GET", "POST"):
+            await send({"type": "http.response.start", "status": 405,
+                        "headers": [(b"allow", b"GET, POST"), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = {k: v for k, v in scope["headers"] if k in (b"content-type", b"cookie")}
+        raw: dict[str, str] = {}
+        # First value of each name, from the query string and then a form body (as Java does).
+        _first_values(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True), raw)
+        if method == "POST":
+            body = await self._body(receive)
+            ctype = headers.get(b"content-type", b"").decode("latin-1")
+            if body is None:
+                status, out, out_type = self._too_large(raw)
+                await self._respond(send, status, out, out_type, {})
+                return
+            if _FORM in ctype or not ctype:
+                _first_values(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True), raw)
+        cookie = headers.get(b"cookie")
+        session = _cookie(cookie.decode("latin-1"), "sessionkey") if cookie else None
+        status, out, out_type, cookies = await dispatch(self.service, raw, session)
+        await self._respond(send, status, out, out_type, cookies)
+
+    @staticmethod
+    async def _body(receive: Any) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    def _too_large(raw: dict[str, str]) -> tuple[int, bytes, str]:
+        err = ParamError(f"The request body is larger than {MAX_BODY // 2**20} MiB")
+        body, ctype = envelope.render(envelope.error_response(None, err), envelope.response_format(raw))
+        return err.code, body, ctype
+
+    @staticmethod
+    async def _respond(send: Any, status: int, body: bytes, ctype: str, cookies: dict[str, str]) -> None:
+        headers = [(b"content-type", ctype.encode("latin-1")), (b"content-length", str(len(body)).encode())]
+        for k, v in cookies.items():
+            headers.append((b"set-cookie", f"{k}={v}; HttpOnly; Path=/client; SameSite=lax".encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def mount(app: FastAPI, service: ApiService) -> None:
-    async def endpoint(request: Request) -> Response:
-        return await handle(service, request)
-
-    app.add_api_route("/client/api", endpoint, methods=["GET", "POST"], include_in_schema=False)
-    app.add_api_route("/client/api/", endpoint, methods=["GET", "POST"], include_in_schema=False)
+    app.add_middleware(CloudStackApi, service=service)

@@ -3,9 +3,12 @@ job submission and events. One instance per management node."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -19,31 +22,81 @@ from cloudplane.errors import NotAllowed, Throttled
 from cloudplane.node import ManagementNode
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.configdefs import BY_NAME
-from cloudplane.store.tables.config import Configuration
+from cloudplane.store.tables.config import GLOBAL_SCOPE, Configuration
 from cloudplane.store.tables.events import Event
 from cloudplane.store.tables.identity import RolePermission
 
+log = logging.getLogger(__name__)
 C, P, E = Configuration.__table__, RolePermission.__table__, Event.__table__  # type: ignore[attr-defined]
 
 # What queryAsyncJobResult shows as `jobresult` of a succeeded job, per command.
 JobView = Callable[["ApiService", Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class _Cached:
-    """A value re-read from the store at most every `ttl` seconds."""
+class RateLimited(Throttled):
+    """CloudStack raises this as a ServerApiException(API_LIMIT_EXCEED): 429, cserrorcode 9999."""
+
+    @property
+    def cs_code(self) -> int:
+        return 9999
+
+
+@dataclass(frozen=True, slots=True)
+class _ConfigValues:
+    glob: dict[str, str]  # name -> value
+    scoped: dict[tuple[str, str, int], str]  # (name, scope, scope_id) -> value
+
+
+class CachedValue:
+    """A value re-read from the store at most every `ttl` seconds.
+
+    One load at a time (a burst of requests that finds the value old starts one
+    query, not one each); an old value is served while the new one loads. After
+    `invalidate()` (a change made on this node) callers wait for a load that
+    started after it, so they see the change.
+    """
 
     def __init__(self, load: Callable[[], Awaitable[Any]], ttl: float) -> None:
         self._load, self._ttl = load, ttl
-        self._at, self._value = -1e9, None
+        self._value: Any = None
+        self._at = -1e9
+        self._gen = 0  # bumped by invalidate()
+        self._loaded_gen = -1  # generation of _value
+        self._task: asyncio.Task[Any] | None = None
+        self._task_gen = -1
 
     async def get(self) -> Any:
-        if time.monotonic() - self._at > self._ttl:
-            self._value = await self._load()
-            self._at = time.monotonic()
-        return self._value
+        if self._loaded_gen == self._gen and time.monotonic() - self._at <= self._ttl:
+            return self._value
+        task = self._refresh()
+        if self._loaded_gen == self._gen:
+            return self._value  # merely old: serve it while the refresh runs
+        return await asyncio.shield(task)
+
+    def _refresh(self) -> asyncio.Task[Any]:
+        if self._task is not None and self._task_gen == self._gen:
+            return self._task
+        gen = self._gen
+
+        async def load() -> Any:
+            value = await self._load()
+            if gen >= self._loaded_gen:
+                self._value, self._at, self._loaded_gen = value, time.monotonic(), gen
+            return value
+
+        task = self._task = asyncio.create_task(load())
+        self._task_gen = gen
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if self._task is task:
+            self._task = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("reloading a cached value failed: %r", task.exception())
 
     def invalidate(self) -> None:
-        self._at = -1e9
+        self._gen += 1
 
 
 class ApiService:
@@ -56,25 +109,39 @@ class ApiService:
         self.runtime = node.runtime
         self.key = ServerKey.load(node.settings.data_dir)
         self.auth = Authenticator(self.engine, self.key)
-        self._config = _Cached(self._load_config, 2.0)
-        self._rules = _Cached(self._load_rules, 2.0)
+        self._config = CachedValue(self._load_config, 2.0)
+        self._rules = CachedValue(self._load_rules, 2.0)
         self._window: dict[int, tuple[float, int]] = {}
 
     # -- configuration ------------------------------------------------------------
-    async def _load_config(self) -> dict[str, str]:
+    async def _load_config(self) -> _ConfigValues:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(C.c.name, C.c.value).where(C.c.scope == "global"))).all()
-        return {r.name: r.value for r in rows}
+            rows = (await conn.execute(select(C.c.name, C.c.scope, C.c.scope_id, C.c.value)
+                                       .where(C.c.value.is_not(None)))).all()
+        values = _ConfigValues({}, {})
+        for r in rows:
+            if r.scope == GLOBAL_SCOPE:
+                values.glob[r.name] = r.value
+            else:
+                values.scoped[(r.name, r.scope, r.scope_id)] = r.value
+        return values
 
-    async def config(self, name: str) -> str:
-        values = await self._config.get()
-        if name in values and values[name] is not None:
-            return str(values[name])
+    async def config(self, name: str, scopes: Sequence[tuple[str, int]] = ()) -> str:
+        """A setting's value: the first of `scopes` ((scope, internal id), most
+        specific first) that overrides it, else the global value, else the default."""
+        values: _ConfigValues = await self._config.get()
+        for scope, scope_id in scopes:
+            v = values.scoped.get((name, scope, scope_id))
+            if v is not None:
+                return v
+        v = values.glob.get(name)
+        if v is not None:
+            return v
         d = BY_NAME.get(name)
         return d.default if d else ""
 
-    async def config_int(self, name: str) -> int:
-        return int(float(await self.config(name) or 0))
+    async def config_int(self, name: str, scopes: Sequence[tuple[str, int]] = ()) -> int:
+        return int(float(await self.config(name, scopes) or 0))
 
     def config_changed(self) -> None:
         self._config.invalidate()
@@ -110,7 +177,8 @@ class ApiService:
 
     # -- throttling ------------------------------------------------------------------------
     async def throttle(self, caller: Caller) -> None:
-        if (await self.config("api.throttling.enabled")).lower() != "true":
+        """CloudStack's api.throttling: a fixed window per account, root admins exempt."""
+        if caller.is_root_admin or (await self.config("api.throttling.enabled")).lower() != "true":
             return
         interval = max(1, await self.config_int("api.throttling.interval"))
         limit = await self.config_int("api.throttling.max")
@@ -120,9 +188,12 @@ class ApiService:
             start, n = now, 0
         n += 1
         self._window[caller.account_id] = (start, n)
+        if len(self._window) > 100_000:  # drop finished windows now and then
+            self._window = {k: w for k, w in self._window.items() if now - w[0] < interval}
         if n > limit:
-            raise Throttled(f"The number of API requests exceeded the maximum of {limit} calls "
-                            f"in {interval} seconds for account {caller.account_name}")
+            retry_ms = max(0, int((start + interval - now) * 1000))
+            raise RateLimited("The given user has reached his/her account api limit, "
+                              f"please retry after [{retry_ms}] ms.")
 
     # -- jobs and events ------------------------------------------------------------------------
     async def submit(self, call: Call, target: JobTarget) -> str:

@@ -51,13 +51,22 @@ class Deployer:
         self.say(f"zone {z['name']} ({zid})")
         for pn in z.get("physical_networks", []):
             await self.physical_network(zid, pn, basic)
+        sg = str(z.get("securitygroupenabled", "false")).lower() == "true"
+        guest_net = None
+        if basic or sg:
+            # As Marvin does: a shared guest network (with security groups where enabled).
+            guest_net = await self.shared_network(zid, z, basic, sg)
         for pod in z.get("pods", []):
-            await self.pod(zid, pod, basic)
-        if not basic:
-            for r in z.get("ipranges", []):
-                await self.api.call("createVlanIpRange", zoneid=zid, forvirtualnetwork=True, vlan=r.get("vlan", "untagged"),
-                                    gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"])
-            self.say(f"  {len(z.get('ipranges', []))} public IP ranges")
+            await self.pod(zid, pod, basic, guest_net)
+        ranges = list(z.get("ipranges", []))
+        if sg and not basic and ranges:
+            ranges = ranges[:-1]  # the last one went into the shared network itself
+        for r in ranges:
+            await self.api.call("createVlanIpRange", zoneid=zid, forvirtualnetwork=not (basic or sg),
+                                vlan=r.get("vlan", "untagged"), gateway=r["gateway"], netmask=r["netmask"],
+                                startip=r["startip"], endip=r["endip"], networkid=guest_net)
+        if ranges:
+            self.say(f"  {len(ranges)} IP ranges")
         for s in z.get("secondaryStorages", []):
             await self.api.call("addImageStore", url=s["url"], provider=s.get("provider", "NFS"), zoneid=zid,
                                 name=s.get("name"))
@@ -65,18 +74,33 @@ class Deployer:
         await self.api.call("updateZone", id=zid, allocationstate="Enabled")
         self.say(f"  zone {z['name']} Enabled in {time.monotonic() - t0:.1f}s")
 
+    async def shared_network(self, zid: str, z: dict[str, Any], basic: bool, sg: bool) -> str:
+        name = "DefaultSharedNetworkOfferingWithSGService" if sg else "DefaultSharedNetworkOffering"
+        offering = (await self.api.call("listNetworkOfferings", name=name))["networkoffering"][0]["id"]
+        params: dict[str, Any] = {"zoneid": zid, "networkofferingid": offering}
+        if basic:
+            params.update(name="guestNetworkForBasicZone", displaytext="guestNetworkForBasicZone")
+        else:
+            r = z["ipranges"][-1]
+            params.update(name="Shared SG enabled network", displaytext="Shared SG enabled network",
+                          startip=r["startip"], endip=r["endip"], gateway=r["gateway"], netmask=r["netmask"],
+                          vlan=r.get("vlan"))
+        net = _first(await self.api.call("createNetwork", **params), "network")
+        self.say(f"  shared guest network {params['name']}")
+        return str(net["id"])
+
     async def physical_network(self, zid: str, pn: dict[str, Any], basic: bool) -> None:
+        # Marvin creates it with its name and isolation methods; the VLAN range comes with the update.
         net = _first(await self.api.call("createPhysicalNetwork", name=pn["name"], zoneid=zid,
-                                         vlan=None if basic else pn.get("vlan"),
-                                         isolationmethods=pn.get("isolationmethods"),
-                                         broadcastdomainrange=pn.get("broadcastdomainrange")), "physicalnetwork")
+                                         isolationmethods=pn.get("isolationmethods")), "physicalnetwork")
         nid = net["id"]
         for tt in pn.get("traffictypes", []):
             await self.api.call("addTrafficType", physicalnetworkid=nid, traffictype=tt["typ"],
                                 kvmnetworklabel=tt.get("kvm"), simulatorlabel=tt.get("simulator"))
         for prov in pn.get("providers", []):
             await self.provider(nid, prov["name"])
-        await self.api.call("updatePhysicalNetwork", id=nid, state="Enabled")
+        await self.api.call("updatePhysicalNetwork", id=nid, state="Enabled",
+                            vlan=None if basic else pn.get("vlan"))
         self.say(f"  physical network {pn['name']}: {len(pn.get('traffictypes', []))} traffic types, "
                  f"{len(pn.get('providers', []))} providers")
 
@@ -97,14 +121,15 @@ class Deployer:
                 await self.api.call_async("configureInternalLoadBalancerElement", id=el["id"], enabled=True)
         await self.api.call_async("updateNetworkServiceProvider", id=nsp["id"], state="Enabled")
 
-    async def pod(self, zid: str, p: dict[str, Any], basic: bool) -> None:
+    async def pod(self, zid: str, p: dict[str, Any], basic: bool, guest_net: str | None = None) -> None:
         pod = _first(await self.api.call("createPod", name=p["name"], zoneid=zid, gateway=p["gateway"],
                                          netmask=p["netmask"], startip=p["startip"], endip=p.get("endip")), "pod")
         pid = pod["id"]
         if basic:
             for r in p.get("guestIpRanges", []):
                 await self.api.call("createVlanIpRange", podid=pid, zoneid=zid, forvirtualnetwork=False,
-                                    gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"])
+                                    gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"],
+                                    networkid=guest_net)
         for c in p.get("clusters", []):
             await self.cluster(zid, pid, c)
         self.say(f"  pod {p['name']}: {len(p.get('clusters', []))} clusters")

@@ -34,6 +34,9 @@ class ManagementNode:
         self.node_id = f"mgmt-{_uuid.uuid4().hex[:10]}"
         self.systemvms: Any = None
         self.ha: Any = None
+        self.expunger: Any = None
+        self.networkgc: Any = None
+        self.drs: Any = None
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())
@@ -58,6 +61,18 @@ class ManagementNode:
 
         self.ha = HaReconciler(self.runtime)
         self.ha.start()
+        from cloudplane.supervisors.expunger import Expunger
+
+        self.expunger = Expunger(self.runtime)
+        self.expunger.start()
+        from cloudplane.supervisors.networkgc import NetworkGc
+
+        self.networkgc = NetworkGc(self.runtime)
+        self.networkgc.start()
+        from cloudplane.supervisors.drsreconciler import DrsReconciler
+
+        self.drs = DrsReconciler(self.runtime)
+        self.drs.start()
         self.started_at = time.time()
 
     async def _seed(self) -> None:
@@ -87,6 +102,12 @@ class ManagementNode:
             await self.systemvms.stop()
         if self.ha is not None:
             await self.ha.stop()
+        if self.expunger is not None:
+            await self.expunger.stop()
+        if self.networkgc is not None:
+            await self.networkgc.stop()
+        if self.drs is not None:
+            await self.drs.stop()
         await self.watchdog.stop()
         # Shards are detached: the last node to leave takes them down; a node that
         # joined an existing cluster leaves them to the others.

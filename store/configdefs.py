@@ -60,6 +60,13 @@ CATALOGUE: tuple[ConfigDef, ...] = (
     ConfigDef("drs.automatic.interval", "60", "Integer", _C, "Minutes between automatic DRS runs", ("global", "cluster")),
     ConfigDef("drs.iterations", "0.2", "Float", _C, "Max migrations per DRS round, as a fraction of VMs", ("global", "cluster")),
     ConfigDef("drs.imbalance", "0.4", "Float", _C, "Imbalance threshold for DRS", ("global", "cluster")),
+    ConfigDef("drs.algorithm", "balanced", "String", _C, "DRS algorithm: balanced or condensed", ("global", "cluster")),
+    ConfigDef("drs.metric", "memory", "String", _C, "Allocated resource DRS measures imbalance on: memory or cpu",
+              ("global", "cluster")),
+    ConfigDef("drs.max.migrations", "50", "Integer", _C, "Max migrations in one DRS round", ("global", "cluster")),
+    ConfigDef("drs.plan.expire.interval", "720", "Integer", _C, "Hours after which finished DRS plans are forgotten"),
+    # cloudplane: how many of a plan's migrations run at once (never two on one host).
+    ConfigDef("drs.parallel.migrations", "4", "Integer", _C, "DRS migrations run at the same time"),
     ConfigDef("account.cleanup.interval", "86400", "Integer", _C, "Seconds between account cleanups"),
     ConfigDef("check.pod.cidrs", "true", "Boolean", _C, "Refuse pods with overlapping CIDRs"),
     ConfigDef("direct.agent.load.size", "16", "Integer", _C, "Direct agents loaded per management server"),
@@ -70,6 +77,26 @@ CATALOGUE: tuple[ConfigDef, ...] = (
     ConfigDef("storage.cleanup.interval", "86400", "Integer", _S, "Seconds between storage cleanups"),
     ConfigDef("vm.op.wait.interval", "120", "Integer", _C, "Seconds to wait before retrying a VM operation"),
     ConfigDef("workers", "5", "Integer", _C, "Worker threads (kept for compatibility; cloudplane uses shards)"),
+    # Account-scoped in CloudStack; a domain value applies to the domain's accounts that set none.
+    ConfigDef("allow.user.view.destroyed.vm", "false", "Boolean", _C,
+              "Whether users may list their destroyed VMs", ("global", "domain", "account")),
+    ConfigDef("allow.user.expunge.recover.vm", "false", "Boolean", _C,
+              "Whether users may expunge or recover their destroyed VMs", ("global", "domain", "account")),
+    # Images. The simulated download stands in for the secondary storage VM: nothing is fetched.
+    ConfigDef("simulator.template.download.seconds", "2", "Float", _S,
+              "Seconds a simulated template or ISO download (or copy between zones) takes"),
+    ConfigDef("allow.public.user.templates", "true", "Boolean", _A,
+              "Whether non-admin accounts may make their templates and ISOs public", ("global", "account")),
+    ConfigDef("disable.extraction", "false", "Boolean", _A,
+              "Whether extraction of templates and ISOs is refused to everyone but root admins"),
+    # VM placement.
+    ConfigDef("host.capacityType.to.order.clusters", "CPU", "String", _A,
+              "The capacity (CPU or RAM) that orders clusters and, for firstfitleastconsumed, hosts"),
+    ConfigDef("vm.user.dispersion.weight", "1", "Float", _A,
+              "UserDispersingPlanner: weight of the account's VM count against capacity (1 = dispersion only)"),
+    ConfigDef("vm.placement.cache.seconds", "1", "Float", _H,
+              "How long a shard plans on a snapshot of a zone before reading it again (claims always re-check)"),
+    ConfigDef("vm.password.length", "6", "Integer", _H, "Length of generated VM passwords"),
 )
 
 BY_NAME: dict[str, ConfigDef] = {d.name: d for d in CATALOGUE}

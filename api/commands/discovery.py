@@ -24,11 +24,14 @@ async def list_apis(call: Call) -> Raw:
 @command("listCapabilities", object_name="capability")
 async def list_capabilities(call: Call) -> dict[str, object]:
     svc = call.service
+    mine = [("account", call.caller.account_id), ("domain", call.caller.domain_id)]  # account-scoped settings
     return {
         "cloudstackversion": CLOUDSTACK_VERSION, "apilimitinterval": await svc.config_int("api.throttling.interval"),
         "apilimitmax": await svc.config_int("api.throttling.max"), "allowusercreateprojects": True,
-        "allowuserexpungerecovervm": False, "allowuserexpungerecovervolume": True,
-        "allowuserviewdestroyedvm": False, "allowuserviewalldomainaccounts": False,
+        "allowuserexpungerecovervm": await svc.config("allow.user.expunge.recover.vm", mine) == "true",
+        "allowuserexpungerecovervolume": True,
+        "allowuserviewdestroyedvm": await svc.config("allow.user.view.destroyed.vm", mine) == "true",
+        "allowuserviewalldomainaccounts": False,
         "customdiskofferingmaxsize": 1024, "customdiskofferingminsize": 1,
         "dynamicrolesenabled": True, "kvmsnapshotenabled": True, "securitygroupsenabled": False,
         "supportELB": "false", "userpublictemplateenabled": True, "projectinviterequired": False,

@@ -6,6 +6,7 @@ from cloudplane.store.tables import (  # noqa: F401
     capacity,
     compute,
     config,
+    drs,
     events,
     identity,
     images,
@@ -16,4 +17,5 @@ from cloudplane.store.tables import (  # noqa: F401
     simulator,
     storage,
     tags,
+    vnet,
 )

@@ -116,6 +116,8 @@ class VmInstance(EntityBase, table=True):
     # The VM's shard home (its cluster's uuid, or its zone's for system VMs): fixed at
     # creation so every job on this VM reaches the same entity actor.
     placement_key: str | None = Field(default=None, max_length=80)
+    # When the VM last changed state (CloudStack's update_time): expunge.delay counts from it.
+    updated: datetime | None = Field(default=None)
 
 
 class AffinityGroup(EntityBase, table=True):

@@ -26,9 +26,11 @@ class CsApi:
         self.calls: list[str] = []
 
     async def call(self, command: str, **params: Any) -> dict[str, Any]:
+        # Marvin's client waits for every asynchronous command's job (createPhysicalNetwork,
+        # addTrafficType, updatePhysicalNetwork, ... are asynchronous in CloudStack 4.18).
         self.calls.append(command)
         clean = {k: v for k, v in params.items() if v is not None}
-        return await asyncio.to_thread(lambda: getattr(self.client, command)(**clean))  # type: ignore[no-any-return]
+        return await asyncio.to_thread(lambda: getattr(self.client, command)(fetch_result=True, **clean))  # type: ignore[no-any-return]
 
     async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
         self.calls.append(command)
@@ -43,6 +45,8 @@ def _eventually(fn: Any, timeout: float = 60.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.5)
+
+
 
 
 @pytest.mark.parametrize("cfg", ["advdualzone.cfg", "advanced.cfg", "advancedsg.cfg", "basic.cfg"])

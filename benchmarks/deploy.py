@@ -1,0 +1,367 @@
+"""benchmarks/deploy: deploying VMs through the API into a simulated zone.
+
+1. `cloudplane serve` (its own Ray, SQLite in a temporary directory) on
+   127.0.0.1; a zone with H simulated hosts (default 1,000) in clusters of
+   20, one primary pool per cluster, an image store (the built-in template).
+2. C accounts (default 64), each with its own signed client in a second
+   process; each client deploys with up to W deploys in flight and polls
+   each job (queryAsyncJobResult) until its VM is Running. N VMs in all
+   (default 10,000).
+   Printed: VMs/s to Running (N over the time from the first job accepted to
+   the last completed, from the job rows), deploy latency p50/p99 (job
+   accepted → Running, from the job rows), and CPU-seconds per VM of the
+   management side (server process + shards; Ray's own daemons not counted)
+   and of the client process.
+3. listVirtualMachines as the admin (listall, 500-row pages, random pages):
+   p50/p95 with N VMs, then with --list-total VMs (default 100,000): the
+   extra VMs are inserted in bulk into the store (Stopped, each with a NIC),
+   not deployed.
+
+Run: ./dev bench deploy [--hosts 1000] [--vms 10000] [--clients 64] [--window 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import random
+import sqlite3
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from benchmarks import server as srv
+from benchmarks.common import pct, report
+from cloudplane.api.signing import signature
+from cloudplane.apiclient import ApiClient
+
+GiB = 2**30
+
+
+class Waiting:
+    """ApiClient calls that wait for asynchronous commands' jobs (what the deployer expects)."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    async def call(self, command: str, **params: Any) -> dict[str, Any]:
+        r = await self.api.call(command, **params)
+        if "jobid" in r and set(r) <= {"jobid", "id"}:
+            return await self.api.wait_job(r["jobid"], poll=0.05)
+        return r
+
+    async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
+        return await self.call(command, **params)
+
+
+async def build_zone(api: ApiClient, hosts: int, per_cluster: int) -> dict[str, str]:
+    """A zone like cloudplane's demo one, with `hosts` hosts (added 64 at a time)."""
+    from cloudplane.datacenter import Deployer
+
+    clusters = max(1, (hosts + per_cluster - 1) // per_cluster)
+    cfg = {"zones": [{
+        "name": "bench", "networktype": "Advanced", "dns1": "192.0.2.53", "internaldns1": "192.0.2.53",
+        "guestcidraddress": "10.1.0.0/16",
+        "physical_networks": [{"name": "pnet", "vlan": "100-3999", "broadcastdomainrange": "Zone",
+                               "isolationmethods": ["VLAN"],
+                               "traffictypes": [{"typ": "Guest"}, {"typ": "Management"}, {"typ": "Public"}],
+                               "providers": [{"name": "VirtualRouter"}]}],
+        "ipranges": [{"startip": "198.51.100.10", "endip": "198.51.100.250", "netmask": "255.255.255.0",
+                      "gateway": "198.51.100.1", "vlan": "untagged"}],
+        "pods": [{"name": "pod", "startip": "172.16.0.10", "endip": "172.16.250.250", "netmask": "255.255.0.0",
+                  "gateway": "172.16.0.1",
+                  "clusters": [{"clustername": f"c{i}", "hypervisor": "Simulator", "clustertype": "CloudManaged",
+                                "hosts": [], "primaryStorages": [{"name": f"ps{i}",
+                                                                  "url": f"nfs://192.0.2.10/export/ps{i}"}]}
+                               for i in range(clusters)]}],
+        "secondaryStorages": [{"url": "nfs://192.0.2.10/export/secondary", "provider": "NFS"}]}]}
+    await Deployer(Waiting(api), say=lambda _: None).deploy(cfg)  # type: ignore[arg-type]
+    zone = (await api.call("listZones", name="bench"))["zone"][0]["id"]
+    cl = sorted((await api.call("listClusters", zoneid=zone))["cluster"], key=lambda c: c["name"])
+    pod = cl[0]["podid"]
+    sem = asyncio.Semaphore(64)
+
+    async def add(i: int) -> None:
+        async with sem:
+            c = cl[i % len(cl)]
+            await api.call("addHost", zoneid=zone, podid=pod, clusterid=c["id"], hypervisor="Simulator",
+                           url=f"http://sim/{c['name']}/h{i}", username="root", password="x")
+
+    await asyncio.gather(*(add(i) for i in range(hosts)))
+    deadline = time.monotonic() + 600
+    while int((await api.call("listHosts", zoneid=zone, state="Up", pagesize=1)).get("count", 0)) < hosts:
+        if time.monotonic() > deadline:
+            raise TimeoutError("hosts did not come Up")
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3)  # capacity rows follow the hosts' first reports
+    tpl = None
+    while tpl is None:
+        ts = (await api.call("listTemplates", templatefilter="featured", zoneid=zone)).get("template", [])
+        tpl = next((t["id"] for t in ts if t.get("isready") and t.get("hypervisor") == "Simulator"), None)
+        await asyncio.sleep(0.2)
+    so = next(o["id"] for o in (await api.call("listServiceOfferings"))["serviceoffering"]
+              if o["name"] == "Small Instance")
+    return {"zone": zone, "template": tpl, "offering": so}
+
+
+async def make_accounts(api: ApiClient, n: int) -> list[tuple[str, str]]:
+    sem = asyncio.Semaphore(16)
+
+    async def one(i: int) -> tuple[str, str]:
+        async with sem:
+            name = f"bench{i}-{uuid.uuid4().hex[:6]}"
+            acct = (await api.call("createAccount", username=name, password="pw-" + name, accounttype=0,
+                                   email=f"{name}@example.org", firstname="B", lastname=name))["account"]
+            keys = (await api.call("registerUserKeys", id=acct["user"][0]["id"]))["userkeys"]
+            return keys["apikey"], keys["secretkey"]
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+# ---------------------------------------------------------------- the load generator (its own process)
+
+
+def _query(key: str, secret: str, command: str, **params: str) -> str:
+    p = {"command": command, "response": "json", "apiKey": key, **params}
+    p["signature"] = signature(p, secret)
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in p.items())
+
+
+async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo: list[int], window: int,
+                   out: dict[str, Any]) -> None:
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=window + 1)) as http:
+        async def one() -> None:
+            while todo:
+                todo.pop()
+                r = (await http.post(url, content=_query(key, secret, "deployVirtualMachine", **deploy),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})).json()
+                body = next(iter(r.values()))
+                if "jobid" not in body:
+                    out["errors"].append(str(body.get("errortext"))[:200])
+                    continue
+                wait = 0.1
+                while True:
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 1.5, 1.0)
+                    q = (await http.get(f"{url}?{_query(key, secret, 'queryAsyncJobResult', jobid=body['jobid'])}"
+                                        )).json()["queryasyncjobresultresponse"]
+                    out["polls"] += 1
+                    if q["jobstatus"] == 1:
+                        out["ok"] += 1
+                        break
+                    if q["jobstatus"] == 2:
+                        out["errors"].append(str(q["jobresult"].get("errortext"))[:200])
+                        break
+
+        await asyncio.gather(*(one() for _ in range(window)))
+
+
+def run_clients(url: str, accounts: list[tuple[str, str]], deploy: dict[str, str], vms: int,
+                window: int) -> dict[str, Any]:
+    """In a process of its own: every account deploys from one shared budget of `vms`."""
+    async def main() -> dict[str, Any]:
+        todo = list(range(vms))
+        out: dict[str, Any] = {"ok": 0, "errors": [], "polls": 0}
+        t0 = time.monotonic()
+        await asyncio.gather(*(_client(url, k, s, deploy, todo, window, out) for k, s in accounts))
+        out["wall_s"] = time.monotonic() - t0
+        return out
+
+    c0 = time.process_time()
+    result = asyncio.run(main())
+    result["cpu_s"] = time.process_time() - c0
+    return result
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def job_figures(db: Path) -> tuple[float, list[float]]:
+    """(seconds from the first deploy job accepted to the last completed, latencies) of
+    the succeeded deploy jobs, from the store."""
+    conn = sqlite3.connect(db, timeout=60)
+    try:
+        rows = conn.execute("SELECT created, completed FROM async_job WHERE cmd = 'deployVirtualMachine' "
+                            "AND status = 1").fetchall()
+    finally:
+        conn.close()
+    created = [_ts(c) for c, _ in rows]
+    done = [_ts(d) for _, d in rows]
+    return max(done) - min(created), [d - c for c, d in zip(created, done)]
+
+
+async def list_latencies(api: ApiClient, total: int, n: int) -> list[float]:
+    pages = max(1, (total + 499) // 500)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        got = await api.call("listVirtualMachines", listall=True, pagesize=500, page=random.randint(1, pages))
+        out.append(time.perf_counter() - t)
+        assert len(got.get("virtualmachine", [])) > 0
+    return out
+
+
+def bulk_vms(db: Path, want_total: int) -> int:
+    """Copy deployed VMs (and their NICs) until the store holds `want_total` user VMs."""
+    conn = sqlite3.connect(db, timeout=120)
+    try:
+        have = conn.execute("SELECT count(*) FROM vm_instance WHERE type = 'User' AND removed IS NULL").fetchone()[0]
+        if have >= want_total:
+            return 0
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(vm_instance)") if r[1] != "id"]
+        ncols = [r[1] for r in conn.execute("PRAGMA table_info(nic)") if r[1] != "id"]
+        src = conn.execute(f"SELECT id, {', '.join(cols)} FROM vm_instance WHERE type = 'User' "
+                           "AND removed IS NULL ORDER BY id").fetchall()
+        nics = {r[0]: r[1:] for r in conn.execute(f"SELECT instance_id, {', '.join(ncols)} FROM nic "
+                                                   "WHERE removed IS NULL")}
+        next_id = conn.execute("SELECT max(id) FROM vm_instance").fetchone()[0] + 1
+        ui, ini, si, hi, st = (cols.index(c) for c in ("uuid", "instance_name", "state", "host_id", "name"))
+        nui, nii, nip = (ncols.index(c) for c in ("uuid", "instance_id", "ip4_address"))
+        added = 0
+        conn.execute("BEGIN")
+        while have + added < want_total:
+            base = src[added % len(src)]
+            row = list(base[1:])
+            vm_id = next_id + added
+            row[ui], row[ini], row[si], row[hi] = str(uuid.uuid4()), f"i-bulk-{vm_id}-VM", "Stopped", None
+            row[st] = f"bulk-{vm_id}"
+            conn.execute(f"INSERT INTO vm_instance (id, {', '.join(cols)}) VALUES ({', '.join('?' * (len(cols) + 1))})",
+                         [vm_id, *row])
+            nic = nics.get(base[0])
+            if nic is not None:
+                n = list(nic)
+                n[nui], n[nii], n[nip] = str(uuid.uuid4()), vm_id, f"10.{200 + vm_id // 65536 % 50}." \
+                                                                  f"{vm_id // 256 % 256}.{vm_id % 256}"
+                conn.execute(f"INSERT INTO nic ({', '.join(ncols)}) VALUES ({', '.join('?' * len(ncols))})", n)
+            added += 1
+        conn.execute("COMMIT")
+        return added
+    finally:
+        conn.close()
+
+
+def _profilers(s: srv.Server, out: str) -> list[Any]:
+    """py-spy on the server and its shard actors (raw folded stacks in `out`)."""
+    import subprocess
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    pids = {"server": s.proc.pid}
+    for line in subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout.splitlines():
+        if "ray::ShardActor" in line:
+            pid = int(line.split()[0])
+            if _descends(pid, s.proc.pid):
+                pids[f"shard-{pid}"] = pid
+    return [subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", f"{out}/{name}.txt", "-f", "raw", "-r", "50",
+                              "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()]
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        with open(f"/proc/{pid}/stat") as f:
+            pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    return False
+
+
+async def amain(a: argparse.Namespace) -> None:
+    print(f"cloudplane benchmarks/deploy — {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    # The server starts a Ray instance of its own, even when another one runs on this machine.
+    os.environ.setdefault("RAY_ADDRESS", "local")
+    s = srv.start(shards=a.shards)
+    db = s.data_dir / "cloudplane.db"
+    try:
+        api = await ApiClient.bootstrap(s.api)
+        t0 = time.monotonic()
+        ids = await build_zone(api, a.hosts, a.per_cluster)
+        accounts = await make_accounts(api, a.clients)
+        t_setup = time.monotonic() - t0
+        deploy = {"zoneid": ids["zone"], "templateid": ids["template"], "serviceofferingid": ids["offering"]}
+        # Each account's first deploy creates its network and virtual router: those come first,
+        # one account at a time, outside the measurement.
+        for acct in accounts:
+            warm = await asyncio.get_running_loop().run_in_executor(None, run_clients, s.api, [acct], deploy, 1, 1)
+            if warm["ok"] != 1:
+                raise RuntimeError(f"warm-up deploy failed: {warm['errors'][:3]}")
+        conn = sqlite3.connect(db, timeout=60)
+        conn.execute("DELETE FROM async_job WHERE cmd = 'deployVirtualMachine'")
+        conn.commit()
+        conn.close()
+        m0 = s.metrics()
+        spies = _profilers(s, a.profile) if a.profile else []
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            fut = pool.submit(run_clients, s.api, accounts, deploy, a.vms, a.window)
+            res = await asyncio.wrap_future(fut)
+        m1 = s.metrics()
+        for p in spies:
+            p.send_signal(2)
+            p.wait()
+        span, lat = job_figures(db)
+        mgmt_cpu = (m1["server_cpu_s"] - m0["server_cpu_s"]) + (m1["shard_cpu_s"] - m0["shard_cpu_s"])
+        n = res["ok"]
+        report(f"{n:,} VMs deployed by {a.clients} signed clients ({a.window} in flight each) into "
+               f"{a.hosts:,} simulated hosts ({a.shards} shards, SQLite)", [
+            ("setup (zone, hosts Up, accounts)", f"{t_setup:.1f} s"),
+            ("VMs/s to Running", f"{n / span:,.0f} (jobs: first accepted → last Running in {span:.1f} s; "
+                                 f"client wall {res['wall_s']:.1f} s)"),
+            ("deploy latency p50 / p99", f"{pct(lat, 50) * 1000:,.0f} ms / {pct(lat, 99) * 1000:,.0f} ms "
+                                         "(accepted → Running)"),
+            ("failed deploys", f"{len(res['errors'])}" + (f" e.g. {res['errors'][0]}" if res["errors"] else "")),
+            ("management CPU per VM", f"{mgmt_cpu / max(1, n) * 1000:.2f} ms (server "
+                                      f"{m1['server_cpu_s'] - m0['server_cpu_s']:.0f} s + shards "
+                                      f"{m1['shard_cpu_s'] - m0['shard_cpu_s']:.0f} s)"),
+            ("client CPU per VM", f"{res['cpu_s'] / max(1, n) * 1000:.2f} ms ({res['polls'] / max(1, n):.1f} polls "
+                                  "per VM)"),
+            ("management RSS", f"server {m1['server_rss_mib']:,.0f} MiB + shards {m1['shard_rss_mib']:,.0f} MiB"),
+        ])
+        rows = []
+        total = n + len(accounts)
+        lat10 = await list_latencies(api, total, a.list_requests)
+        rows.append((f"{total:,} VMs (deployed)", f"p50 {pct(lat10, 50) * 1000:.0f} ms, "
+                                                   f"p95 {pct(lat10, 95) * 1000:.0f} ms"))
+        if a.list_total > total:
+            t = time.monotonic()
+            added = bulk_vms(db, a.list_total)
+            rows.append(("bulk insert", f"{added:,} VMs with their NICs in {time.monotonic() - t:.0f} s"))
+            lat100 = await list_latencies(api, a.list_total, a.list_requests)
+            rows.append((f"{a.list_total:,} VMs ({added:,} bulk-inserted)",
+                         f"p50 {pct(lat100, 50) * 1000:.0f} ms, p95 {pct(lat100, 95) * 1000:.0f} ms"))
+        report(f"listVirtualMachines, admin, listall, 500-row pages (random pages, {a.list_requests} requests "
+               "one at a time)", rows)
+        await api.close()
+    finally:
+        s.stop()
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="bench deploy")
+    ap.add_argument("--hosts", type=int, default=1_000)
+    ap.add_argument("--per-cluster", type=int, default=20)
+    ap.add_argument("--vms", type=int, default=10_000)
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--window", type=int, default=2, help="deploys in flight per client")
+    ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--list-total", type=int, default=100_000)
+    ap.add_argument("--list-requests", type=int, default=100)
+    ap.add_argument("--profile", help="record py-spy profiles of the server and shards into this directory")
+    asyncio.run(amain(ap.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":  # for the process pool's spawn
+    raise SystemExit(main(__import__("sys").argv[1:]))
+
