@@ -66,7 +66,8 @@ def init_ray(address: str | None = None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, num_cpus=max(2, os.cpu_count() or 2),
+        # "local": a new instance of our own, even if another Ray (say, a test's) runs on this machine.
+        ray.init(address="local", include_dashboard=False, num_cpus=max(2, os.cpu_count() or 2),
                  object_store_memory=100 * 2**20, log_to_driver=False)
 
 

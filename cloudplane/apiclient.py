@@ -76,6 +76,13 @@ class ApiClient:
                 raise TimeoutError(f"job {jobid} still pending after {timeout}s")
             await asyncio.sleep(poll)
 
+    async def do(self, command: str, **params: Any) -> dict[str, Any]:
+        """Call; if the answer is only an async job, wait for it and return its result (as Marvin does)."""
+        res = await self.call(command, **params)
+        if "jobid" in res and set(res) <= {"jobid", "id"}:
+            return await self.wait_job(res["jobid"])
+        return res
+
     async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
         return await self.wait_job((await self.call(command, **params))["jobid"])
 

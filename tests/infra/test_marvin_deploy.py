@@ -32,6 +32,9 @@ class CsApi:
         clean = {k: v for k, v in params.items() if v is not None}
         return await asyncio.to_thread(lambda: getattr(self.client, command)(fetch_result=True, **clean))  # type: ignore[no-any-return]
 
+    async def do(self, command: str, **params: Any) -> dict[str, Any]:
+        return await self.call(command, **params)
+
     async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
         self.calls.append(command)
         clean = {k: v for k, v in params.items() if v is not None}
