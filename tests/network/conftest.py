@@ -63,20 +63,7 @@ class CsDeployApi:
         result = await asyncio.to_thread(lambda: getattr(self.api, command)(fetch_result=True, **clean))
         return dict(result)
 
-    call_async = call
-
-
-class BasicDeployer(Deployer):
-    """Marvin creates a basic zone's guest network (createNetwork with the zone's shared SG
-    offering) before its pods, whose guest ranges belong to it."""
-
-    async def pod(self, zid: str, p: dict[str, Any], basic: bool) -> None:
-        if basic and not (await self.api.call("listNetworks", zoneid=zid, listall=True)).get("network"):
-            off = (await self.api.call("listNetworkOfferings", name="DefaultSharedNetworkOfferingWithSGService"))
-            await self.api.call("createNetwork", zoneid=zid, name="guestNetworkForBasicZone",
-                                displaytext="guestNetworkForBasicZone",
-                                networkofferingid=off["networkoffering"][0]["id"])
-        await super().pod(zid, p, basic)
+    do = call_async = call
 
 
 def _host(c: str, h: str) -> dict[str, str]:
@@ -154,8 +141,8 @@ class Zone(dict[str, Any]):
         return str(self["id"])
 
 
-def deploy_zone(root: cs.CloudStack, cfg: dict[str, Any], deployer: type[Deployer] = Deployer) -> Zone:
-    asyncio.run(deployer(CsDeployApi(root), say=lambda _m: None).deploy(cfg))  # type: ignore[arg-type]
+def deploy_zone(root: cs.CloudStack, cfg: dict[str, Any]) -> Zone:
+    asyncio.run(Deployer(CsDeployApi(root), say=lambda _m: None).deploy(cfg))  # type: ignore[arg-type]
     z = Zone(root.listZones(name=cfg["zones"][0]["name"])["zone"][0])
     tpl = eventually(lambda: [t for t in root.listTemplates(templatefilter="featured", zoneid=z.id).get("template", [])
                               if t["isready"]], timeout=60)
@@ -172,7 +159,7 @@ def adv(root: cs.CloudStack) -> Zone:
 
 @pytest.fixture(scope="session")
 def basic(root: cs.CloudStack) -> Zone:
-    return deploy_zone(root, basic_config(unique("basic")), BasicDeployer)
+    return deploy_zone(root, basic_config(unique("basic")))
 
 
 class Tenant:

@@ -87,20 +87,19 @@ def test_basic_zone_vms_get_addresses_of_their_pod(root: cs.CloudStack, basic: Z
           networkofferingid=offering(root, "DefaultSharedNetworkOfferingWithSGService"))
 
 
-def test_marvins_network_of_an_advanced_security_group_zone(root: cs.CloudStack, tenant: Tenant) -> None:
-    """deployDataCenter makes an advanced SG zone's guest network from its IP range: a shared network
-    with the SG offering (no public ranges, no router)."""
+def test_advanced_security_group_zone_network(root: cs.CloudStack, tenant: Tenant) -> None:
+    """The Deployer (as Marvin's deployDataCenter) makes an advanced SG zone's guest network from its
+    IP range: a shared network with the SG offering, no public ranges, no router."""
     cfg = advanced_config(unique("advsg"))
     z = cfg["zones"][0]
     z.update(securitygroupenabled="true", guestcidraddress=None)
     z["physical_networks"][0]["traffictypes"] = [{"typ": "Guest"}, {"typ": "Management"}]
-    iprange = z.pop("ipranges")[0]
+    z["ipranges"] = [{"startip": "198.51.100.10", "endip": "198.51.100.12", "netmask": "255.255.255.0",
+                      "gateway": "198.51.100.1", "vlan": "31"}]
     zone = deploy_zone(root, cfg)
-    net = root.createNetwork(zoneid=zone.id, name="Shared SG enabled network", displaytext="Shared SG enabled network",
-                             networkofferingid=offering(root, "DefaultSharedNetworkOfferingWithSGService"),
-                             startip=iprange["startip"], endip="198.51.100.12", gateway=iprange["gateway"],
-                             netmask=iprange["netmask"], vlan=31)["network"]
-    assert (net["type"], net["vlan"]) == ("Shared", "31")
+    (net,) = root.listNetworks(zoneid=zone.id, listall=True)["network"]
+    assert (net["type"], net["vlan"], net["name"]) == ("Shared", "31", "Shared SG enabled network")
     vm = tenant.deploy(zone, networkids=net["id"])
     assert vm["state"] == "Running" and vm["nic"][0]["ipaddress"] in ("198.51.100.10", "198.51.100.11",
                                                                       "198.51.100.12")
+    assert routers(root, net["id"]) == []
