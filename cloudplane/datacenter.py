@@ -29,9 +29,14 @@ class Deployer:
         self.api, self.say, self.host_timeout_s = api, say, host_timeout_s
         self.created: dict[str, list[str]] = {"zones": [], "hosts": []}
 
+    async def _do(self, command: str, **params: Any) -> dict[str, Any]:
+        """A call that waits for its async job: ApiClient.do, or an adapter's own call that does so."""
+        fn = getattr(self.api, "do", None) or self.api.call
+        return await fn(command, **params)  # type: ignore[no-any-return]
+
     async def deploy(self, cfg: dict[str, Any]) -> dict[str, list[str]]:
         for g in cfg.get("globalConfig", []):
-            await self.api.do("updateConfiguration", name=g["name"], value=str(g["value"]))
+            await self._do("updateConfiguration", name=g["name"], value=str(g["value"]))
         if cfg.get("globalConfig"):
             self.say(f"  {len(cfg['globalConfig'])} global settings updated")
         for zone in cfg.get("zones", []):
@@ -45,7 +50,7 @@ class Deployer:
                   "internaldns2": z.get("internaldns2"), "networktype": z.get("networktype", "Advanced"),
                   "guestcidraddress": z.get("guestcidraddress"), "domain": z.get("domain"),
                   "securitygroupenabled": z.get("securitygroupenabled")}
-        zone = _first(await self.api.do("createZone", **{k: v for k, v in params.items() if v is not None}), "zone")
+        zone = _first(await self._do("createZone", **{k: v for k, v in params.items() if v is not None}), "zone")
         zid = zone["id"]
         self.created["zones"].append(zid)
         self.say(f"zone {z['name']} ({zid})")
@@ -62,21 +67,21 @@ class Deployer:
         if sg and not basic and ranges:
             ranges = ranges[:-1]  # the last one went into the shared network itself
         for r in ranges:
-            await self.api.do("createVlanIpRange", zoneid=zid, forvirtualnetwork=not (basic or sg),
+            await self._do("createVlanIpRange", zoneid=zid, forvirtualnetwork=not (basic or sg),
                                 vlan=r.get("vlan", "untagged"), gateway=r["gateway"], netmask=r["netmask"],
                                 startip=r["startip"], endip=r["endip"], networkid=guest_net)
         if ranges:
             self.say(f"  {len(ranges)} IP ranges")
         for s in z.get("secondaryStorages", []):
-            await self.api.do("addImageStore", url=s["url"], provider=s.get("provider", "NFS"), zoneid=zid,
+            await self._do("addImageStore", url=s["url"], provider=s.get("provider", "NFS"), zoneid=zid,
                                 name=s.get("name"))
         self.say(f"  {len(z.get('secondaryStorages', []))} image stores")
-        await self.api.do("updateZone", id=zid, allocationstate="Enabled")
+        await self._do("updateZone", id=zid, allocationstate="Enabled")
         self.say(f"  zone {z['name']} Enabled in {time.monotonic() - t0:.1f}s")
 
     async def shared_network(self, zid: str, z: dict[str, Any], basic: bool, sg: bool) -> str:
         name = "DefaultSharedNetworkOfferingWithSGService" if sg else "DefaultSharedNetworkOffering"
-        offering = (await self.api.do("listNetworkOfferings", name=name))["networkoffering"][0]["id"]
+        offering = (await self._do("listNetworkOfferings", name=name))["networkoffering"][0]["id"]
         params: dict[str, Any] = {"zoneid": zid, "networkofferingid": offering}
         if basic:
             params.update(name="guestNetworkForBasicZone", displaytext="guestNetworkForBasicZone")
@@ -85,49 +90,49 @@ class Deployer:
             params.update(name="Shared SG enabled network", displaytext="Shared SG enabled network",
                           startip=r["startip"], endip=r["endip"], gateway=r["gateway"], netmask=r["netmask"],
                           vlan=r.get("vlan"))
-        net = _first(await self.api.do("createNetwork", **params), "network")
+        net = _first(await self._do("createNetwork", **params), "network")
         self.say(f"  shared guest network {params['name']}")
         return str(net["id"])
 
     async def physical_network(self, zid: str, pn: dict[str, Any], basic: bool) -> None:
         # Marvin creates it with its name and isolation methods; the VLAN range comes with the update.
-        net = _first(await self.api.do("createPhysicalNetwork", name=pn["name"], zoneid=zid,
+        net = _first(await self._do("createPhysicalNetwork", name=pn["name"], zoneid=zid,
                                          isolationmethods=pn.get("isolationmethods")), "physicalnetwork")
         nid = net["id"]
         for tt in pn.get("traffictypes", []):
-            await self.api.do("addTrafficType", physicalnetworkid=nid, traffictype=tt["typ"],
+            await self._do("addTrafficType", physicalnetworkid=nid, traffictype=tt["typ"],
                                 kvmnetworklabel=tt.get("kvm"), simulatorlabel=tt.get("simulator"))
         for prov in pn.get("providers", []):
             await self.provider(nid, prov["name"])
-        await self.api.do("updatePhysicalNetwork", id=nid, state="Enabled",
+        await self._do("updatePhysicalNetwork", id=nid, state="Enabled",
                             vlan=None if basic else pn.get("vlan"))
         self.say(f"  physical network {pn['name']}: {len(pn.get('traffictypes', []))} traffic types, "
                  f"{len(pn.get('providers', []))} providers")
 
     async def provider(self, nid: str, name: str) -> None:
-        listed = await self.api.do("listNetworkServiceProviders", name=name, physicalnetworkid=nid)
+        listed = await self._do("listNetworkServiceProviders", name=name, physicalnetworkid=nid)
         nsps = listed.get("networkserviceprovider", [])
         if not nsps:
-            nsp = _first(await self.api.do("addNetworkServiceProvider", name=name, physicalnetworkid=nid),
+            nsp = _first(await self._do("addNetworkServiceProvider", name=name, physicalnetworkid=nid),
                          "networkserviceprovider")
         else:
             nsp = nsps[0]
         if name in ("VirtualRouter", "VpcVirtualRouter"):
-            for el in (await self.api.do("listVirtualRouterElements", nspid=nsp["id"])).get("virtualrouterelement", []):
-                await self.api.do("configureVirtualRouterElement", id=el["id"], enabled=True)
+            for el in (await self._do("listVirtualRouterElements", nspid=nsp["id"])).get("virtualrouterelement", []):
+                await self._do("configureVirtualRouterElement", id=el["id"], enabled=True)
         elif name == "InternalLbVm":
-            for el in (await self.api.do("listInternalLoadBalancerElements", nspid=nsp["id"])).get(
+            for el in (await self._do("listInternalLoadBalancerElements", nspid=nsp["id"])).get(
                     "internalloadbalancerelement", []):
-                await self.api.do("configureInternalLoadBalancerElement", id=el["id"], enabled=True)
-        await self.api.do("updateNetworkServiceProvider", id=nsp["id"], state="Enabled")
+                await self._do("configureInternalLoadBalancerElement", id=el["id"], enabled=True)
+        await self._do("updateNetworkServiceProvider", id=nsp["id"], state="Enabled")
 
     async def pod(self, zid: str, p: dict[str, Any], basic: bool, guest_net: str | None = None) -> None:
-        pod = _first(await self.api.do("createPod", name=p["name"], zoneid=zid, gateway=p["gateway"],
+        pod = _first(await self._do("createPod", name=p["name"], zoneid=zid, gateway=p["gateway"],
                                          netmask=p["netmask"], startip=p["startip"], endip=p.get("endip")), "pod")
         pid = pod["id"]
         if basic:
             for r in p.get("guestIpRanges", []):
-                await self.api.do("createVlanIpRange", podid=pid, zoneid=zid, forvirtualnetwork=False,
+                await self._do("createVlanIpRange", podid=pid, zoneid=zid, forvirtualnetwork=False,
                                     gateway=r["gateway"], netmask=r["netmask"], startip=r["startip"], endip=r["endip"],
                                     networkid=guest_net)
         for c in p.get("clusters", []):
@@ -135,19 +140,19 @@ class Deployer:
         self.say(f"  pod {p['name']}: {len(p.get('clusters', []))} clusters")
 
     async def cluster(self, zid: str, pid: str, c: dict[str, Any]) -> None:
-        cl = _first(await self.api.do("addCluster", clustername=c["clustername"], clustertype=c.get("clustertype",
+        cl = _first(await self._do("addCluster", clustername=c["clustername"], clustertype=c.get("clustertype",
                     "CloudManaged"), hypervisor=c.get("hypervisor", "Simulator"), zoneid=zid, podid=pid), "cluster")
         cid = cl["id"]
         hosts = []
         for h in c.get("hosts", []):
-            host = _first(await self.api.do("addHost", zoneid=zid, podid=pid, clusterid=cid,
+            host = _first(await self._do("addHost", zoneid=zid, podid=pid, clusterid=cid,
                                               hypervisor=c.get("hypervisor", "Simulator"), url=h["url"],
                                               username=h.get("username"), password=h.get("password")), "host")
             hosts.append(host["id"])
         self.created["hosts"] += hosts
         await self.wait_hosts_up(hosts)
         for ps in c.get("primaryStorages", []):
-            await self.api.do("createStoragePool", name=ps["name"], url=ps["url"], zoneid=zid, podid=pid,
+            await self._do("createStoragePool", name=ps["name"], url=ps["url"], zoneid=zid, podid=pid,
                                 clusterid=cid, scope=ps.get("scope"), tags=ps.get("tags"))
         self.say(f"    cluster {c['clustername']}: {len(hosts)} hosts Up, "
                  f"{len(c.get('primaryStorages', []))} primary storage pools")
@@ -157,7 +162,7 @@ class Deployer:
         pending = set(ids)
         while pending:
             for hid in list(pending):
-                h = (await self.api.do("listHosts", id=hid)).get("host", [])
+                h = (await self._do("listHosts", id=hid)).get("host", [])
                 if h and h[0]["state"] == "Up":
                     pending.discard(hid)
             if pending:
