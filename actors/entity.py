@@ -17,6 +17,7 @@ from sqlalchemy import Table
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.mailbox import Mailbox
+from cloudplane.store.jobs import MARK_APPLIED
 from cloudplane.store.writer import GroupWriter
 
 OpFn = Callable[..., Awaitable[Any]]
@@ -24,12 +25,29 @@ OpFn = Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True)
 class OpSpec:
+    """How the runtime treats an operation.
+
+    `resumable=False` is for operations that must not be applied twice (an
+    increment, an allocation). Such an operation's first committed write is its
+    commit point: the write marks its job applied in the same transaction. A
+    shard that finds the job pending after a crash completes it with
+    `Entity.applied_result()` if it was applied, and runs it if it was not, so
+    it takes effect exactly once. It should therefore make its effect in one
+    `save()`; writes it makes through other entities are theirs to guard.
+    """
+
     name: str
     fn: OpFn
     joinable: bool = False  # identical pending calls share one run
     resumable: bool = True  # a restarted shard may run it again (handler is idempotent)
     creates: bool = False  # may run before the entity's row exists: it inserts it (`born`)
     concurrent: bool = False  # changes no entity state: runs at once, beside the mailbox
+
+    def __post_init__(self) -> None:
+        # A joined run answers several jobs but would mark only one of them applied; and a
+        # concurrent operation writes nothing that could mark its job.
+        if not self.resumable and (self.joinable or self.concurrent):
+            raise TypeError(f"operation {self.name!r}: resumable=False cannot be joinable or concurrent")
 
 
 def operation(
@@ -74,7 +92,7 @@ class Entity:
     ops: ClassVar[dict[str, OpSpec]] = {}
     resident: ClassVar[bool] = False  # never passivated (e.g. hosts: their agents talk to them)
 
-    __slots__ = ("ref", "row", "mailbox", "host", "last_used", "activations", "unborn")
+    __slots__ = ("ref", "row", "mailbox", "host", "last_used", "activations", "unborn", "job")
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -95,6 +113,8 @@ class Entity:
         self.last_used = time.monotonic()
         self.activations = 1
         self.unborn = False
+        # The job of the running non-resumable operation, until its first write marks it applied.
+        self.job: str | None = None
 
     # -- state ----------------------------------------------------------------
     @property
@@ -107,20 +127,25 @@ class Entity:
 
     async def save(self, **changes: Any) -> None:
         """Write `changes` if nobody wrote since we read; raise StaleVersion otherwise."""
-        new_version = await self.host.writer.versioned(self.table, self.row["id"], self.version, changes)
+        new_version = await self.host.writer.versioned(self.table, self.row["id"], self.version, changes,
+                                                       job=self.job)
+        self.job = None
         self.row.update(changes)
         self.row["version"] = new_version
 
     async def born(self, values: dict[str, Any]) -> None:
         """Insert this entity's row (from a `creates` operation) and adopt it."""
-        table, uuid = self.table, self.ref.id
+        table, uuid, job = self.table, self.ref.id, self.job
 
         async def insert_and_read(conn: Any) -> dict[str, Any]:
             await conn.execute(table.insert().values(**values, uuid=uuid))
+            if job is not None:
+                await conn.execute(MARK_APPLIED, {"b_jobs": [job]})
             row = (await conn.execute(table.select().where(table.c.uuid == uuid))).mappings().one()
             return dict(row)
 
         self.row = await self.host.writer.submit(insert_and_read)
+        self.job = None
         self.unborn = False
 
     def reloaded(self, row: dict[str, Any]) -> None:
@@ -150,6 +175,12 @@ class Entity:
 
     async def settle(self) -> None:
         """Bring a transitional state left by a dead process to a stable one."""
+
+    def applied_result(self, op: str, args: dict[str, Any]) -> Any:
+        """The result of a non-resumable job found applied after a crash (its answer was
+        lost with the process). By default the entity's current view; kinds whose
+        callers read more from the result override it."""
+        return self.describe()
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.ref.id, "kind": self.kind, "state": self.state, "version": self.version}

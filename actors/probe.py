@@ -39,7 +39,8 @@ class ProbeEntity(Entity):
         self.active += 1
         self.max_active = max(self.max_active, self.active)
 
-    @operation()
+    # Not idempotent: a restarted shard must not apply it twice (see OpSpec).
+    @operation(resumable=False)
     async def incr(self, by: int = 1) -> dict[str, Any]:
         self._enter()
         try:
@@ -48,7 +49,7 @@ class ProbeEntity(Entity):
         finally:
             self.active -= 1
 
-    @operation()
+    @operation(resumable=False)
     async def append(self, seq: int) -> dict[str, Any]:
         """Record arrival order in the row (proves strict ordering)."""
         self._enter()
@@ -107,6 +108,14 @@ class ProbeEntity(Entity):
     async def refuse(self, code: int = 431, message: str = "refused") -> None:
         """An expected failure: the job fails, nothing restarts."""
         raise ApiError(message, code)
+
+    def applied_result(self, op: str, args: dict[str, Any]) -> Any:
+        # What incr and append return, rebuilt from the row their write left.
+        if op == "incr":
+            return {"counter": self.row["counter"]}
+        if op == "append":
+            return {"n": len(orjson.loads(self.row["payload"] or "[]")), "max_active": self.max_active}
+        return super().applied_result(op, args)
 
     async def settle(self) -> None:
         # A start or stop that died half-way did not finish: the probe is not running.

@@ -187,6 +187,19 @@ class ShardActor:
             raise PermissionError("fault injection is disabled")
         os._exit(1)
 
+    async def exit_at(self, point: str, op: str) -> None:
+        """Fault injection: end this process at `point` ("before_op" or "before_complete")
+        of the next job running `op`. Memory only: the restarted process is not armed."""
+        if not self.config.fault_injection:
+            raise PermissionError("fault injection is disabled")
+
+        def hook(at: str, msg: JobMsg) -> None:
+            if at == point and msg.op == op:
+                log.warning("%s: fault injection: exiting at %s of job %s", self.name, at, msg.job)
+                os._exit(1)
+
+        (await self._core()).fault_hook = hook
+
     async def shutdown(self) -> None:
         if self.core is not None:
             await self.core.close()
@@ -315,10 +328,11 @@ class Runtime:
             self.handle(name)
         # Make sure every fixed shard is up (and has recovered) before we serve; one that
         # Ray is restarting right now answers a little later.
-        await asyncio.gather(*(self._await_shard(n) for n in self.policy.fixed_shards()))
+        await asyncio.gather(*(self.await_shard(n) for n in self.policy.fixed_shards()))
         self._sweeper = asyncio.create_task(self._sweep_loop())
 
-    async def _await_shard(self, shard: str, timeout: float = 120.0) -> None:
+    async def await_shard(self, shard: str, timeout: float = 120.0) -> None:
+        """Return once `shard` answers (and has recovered), e.g. after a restart."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -372,6 +386,10 @@ class Runtime:
 
     async def reset_caches(self) -> None:
         await asyncio.gather(*(h.reset_caches.remote() for h in self._handles.values()), return_exceptions=True)
+
+    async def exit_shard_at(self, shard: str, point: str, op: str) -> None:
+        """Fault injection: `shard` ends its process at `point` of its next `op` job."""
+        await self.handle(shard).exit_at.remote(point, op)
 
     async def crash_shard(self, shard: str) -> None:
         try:

@@ -7,13 +7,16 @@ the job's completion go through the shard's group-commit writer → the
 completion is published to pollers (management nodes waiting for results).
 
 A restarted shard is a fresh process: `start()` re-reads its pending jobs from
-the store, settles entities left in transitional states, and runs or fails the
-jobs. A periodic reconcile catches jobs whose dispatch was lost.
+the store, settles entities left in transitional states, and runs them again,
+except a non-resumable job already applied (its write committed the mark, see
+`OpSpec`), which is completed instead. A periodic reconcile catches jobs whose
+dispatch was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -32,7 +35,7 @@ from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.messages import Completion, CompletionBatch, JobMsg, ShardInfo
 from cloudplane.errors import ApiError, EntityNotFound, InternalError, ParamError, StaleVersion
 from cloudplane.store.base import utcnow
-from cloudplane.store.jobs import AsyncJob, JobStatus
+from cloudplane.store.jobs import APPLIED, AsyncJob, JobStatus
 from cloudplane.store.versioned import load_by_uuid, load_many_by_uuid
 from cloudplane.store.writer import GroupWriter
 
@@ -56,6 +59,9 @@ _COMPLETE = (
 
 
 RemoteCall = Callable[[str, EntityRef, str, dict[str, Any]], Awaitable[Any]]
+# Fault injection: called at "before_op" and "before_complete" of every job (runtime.py
+# arms one that ends the process there, to reproduce a crash at that exact point).
+FaultHook = Callable[[str, JobMsg], None]
 
 
 class Supervision(Protocol):
@@ -66,6 +72,12 @@ class Supervision(Protocol):
     async def unregister(self, ent: Entity) -> None: ...
 
     async def crashed(self, ent: Entity, reason: str) -> None: ...
+
+
+# The entity whose operation the current task is running (set around every operation), so a
+# supervisor restart can tell "restart myself, I am already in my mailbox" from "restart a
+# sibling, whose mailbox may be busy".
+_RUNNING: contextvars.ContextVar[Entity | None] = contextvars.ContextVar("running_entity", default=None)
 
 
 def _freeze(args: dict[str, Any]) -> Hashable:
@@ -99,7 +111,9 @@ class ShardCore:
         self.kind_state: dict[str, Any] = {}  # per-kind shared objects (e.g. the simulator's mocks)
         self._config_values: dict[str, str] = {}
         self._config_at = -1e9
+        self._config_lock = asyncio.Lock()  # one re-read at a time: 10k callers at expiry make one query
         self.supervision: Supervision | None = None
+        self.fault_hook: FaultHook | None = None
         self.entities: dict[tuple[str, str], Entity] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Entity]] = {}
         self._load_queue: dict[str, list[EntityRef]] = {}
@@ -161,19 +175,24 @@ class ShardCore:
     async def config(self, name: str) -> str:
         """A global configuration value, re-read from the store every 2 s."""
         if time.monotonic() - self._config_at > 2.0:
-            from cloudplane.store.tables.config import Configuration
-
-            t = Configuration.__table__  # type: ignore[attr-defined]
-            async with self.engine.connect() as conn:
-                rows = (await conn.execute(select(t.c.name, t.c.value).where(t.c.scope == "global"))).all()
-            self._config_values = {r.name: r.value for r in rows}
-            self._config_at = time.monotonic()
+            async with self._config_lock:
+                if time.monotonic() - self._config_at > 2.0:
+                    await self._read_config()
         if name in self._config_values and self._config_values[name] is not None:
             return str(self._config_values[name])
         from cloudplane.store.configdefs import BY_NAME
 
         d = BY_NAME.get(name)
         return d.default if d else ""
+
+    async def _read_config(self) -> None:
+        from cloudplane.store.tables.config import Configuration
+
+        t = Configuration.__table__  # type: ignore[attr-defined]
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(t.c.name, t.c.value).where(t.c.scope == "global"))).all()
+        self._config_values = {r.name: r.value for r in rows}
+        self._config_at = time.monotonic()
 
     async def close(self) -> None:
         for t in self._background:
@@ -208,8 +227,8 @@ class ShardCore:
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
-    async def run_op(self, ref: EntityRef, op: str, args: dict[str, Any]) -> Any:
-        """Run an operation without a job row (in-shard calls and benchmarks)."""
+    async def run_op(self, ref: EntityRef, op: str, args: dict[str, Any], job: str | None = None) -> Any:
+        """Run an operation, for the durable job `job` or without one (in-shard calls, benchmarks)."""
         try:
             ent = await self.activate(ref)
         except EntityNotFound:
@@ -221,12 +240,14 @@ class ShardCore:
         if spec.concurrent:
             return await self._invoke(ent, spec, args)
         key = (op, _freeze(args)) if spec.joinable else None
-        return await ent.mailbox.submit(key, partial(self._invoke, ent, spec, args))
+        return await ent.mailbox.submit(key, partial(self._invoke, ent, spec, args, job))
 
     async def _execute(self, msg: JobMsg) -> None:
         status, code, payload = JobStatus.SUCCEEDED, 0, None
         try:
-            payload = await self.run_op(msg.ref, msg.op, msg.args)
+            if self.fault_hook is not None:
+                self.fault_hook("before_op", msg)
+            payload = await self.run_op(msg.ref, msg.op, msg.args, msg.job)
         except ApiError as e:
             status, code, payload = JobStatus.FAILED, e.code, e.to_dict()
         except EntityNotFound as e:
@@ -238,6 +259,8 @@ class ShardCore:
         except Exception as e:  # already reported to the supervisor by _invoke
             err = InternalError(f"{msg.op} on {msg.ref} failed: {e}")
             status, code, payload = JobStatus.FAILED, err.code, err.to_dict()
+        if self.fault_hook is not None:
+            self.fault_hook("before_complete", msg)
         await self._complete(msg.job, status, code, payload)
 
     def _op_spec(self, ent: Entity, op: str) -> OpSpec:
@@ -256,11 +279,15 @@ class ShardCore:
             self.entities[k] = ent
         return ent
 
-    async def _invoke(self, ent: Entity, spec: OpSpec, args: dict[str, Any]) -> Any:
+    async def _invoke(self, ent: Entity, spec: OpSpec, args: dict[str, Any], job: str | None = None) -> Any:
         ent.last_used = t0 = time.monotonic()
         if ent.unborn and not spec.creates:
             raise EntityNotFound(ent.kind, ent.ref.id)
         was_unborn = ent.unborn
+        if not spec.resumable:
+            ent.job = job  # its first write marks the job applied (recovery must not re-run it)
+        # A concurrent operation does not hold the mailbox: its entity restarts in turn.
+        running = _RUNNING.set(None if spec.concurrent else ent)
         try:
             result = await spec.fn(ent, **args)
             if was_unborn and not ent.unborn and self.supervision is not None:
@@ -280,6 +307,9 @@ class ShardCore:
                 await self.supervision.crashed(ent, f"{spec.name}: {e!r}")
             raise
         finally:
+            _RUNNING.reset(running)
+            if not spec.resumable:
+                ent.job = None
             if ent.unborn and ent.mailbox.depth <= 1:
                 # The creating operation failed: nothing was born, forget the placeholder.
                 self.entities.pop((ent.kind, ent.ref.id), None)
@@ -391,10 +421,27 @@ class ShardCore:
         ent.reloaded(row)
 
     async def restart_entity(self, ent: Entity) -> None:
-        """The supervisor's restart: state from the store, transitional states settled."""
+        """The supervisor's restart: state from the store, transitional states settled.
+
+        It never runs beside one of the entity's operations: re-reading the row under a running
+        operation, or settling while it runs, would let both act on one state (a stop and a
+        settle both giving the host's capacity back). The entity whose own operation crashed
+        restarts in place (this task holds its mailbox); any other waits its turn."""
+        if _RUNNING.get() is ent:
+            await self._restart_now(ent)
+        else:
+            self._spawn(self._restart_in_turn(ent))
+
+    async def _restart_now(self, ent: Entity) -> None:
         await self._reload(ent)
         if ent.state in ent.transitional:
             await ent.settle()
+
+    async def _restart_in_turn(self, ent: Entity) -> None:
+        try:
+            await ent.mailbox.submit(None, partial(self._restart_now, ent))
+        except Exception:
+            log.exception("%s: could not restart %s", self.name, ent.ref)
 
     async def passivate_idle(self) -> int:
         cutoff = time.monotonic() - self.passivate_after_s
@@ -408,9 +455,10 @@ class ShardCore:
         return len(idle)
 
     # -- recovery -------------------------------------------------------------------
-    async def _pending_jobs(self, older_than_s: float | None = None) -> list[JobMsg]:
+    async def _pending_jobs(self, older_than_s: float | None = None) -> list[tuple[JobMsg, bool]]:
+        """Pending jobs of ours, in submission order, each with whether its write is applied."""
         q = select(JOBS.c.uuid, JOBS.c.entity_kind, JOBS.c.instance_uuid, JOBS.c.placement_key,
-                   JOBS.c.op, JOBS.c.args, JOBS.c.created).where(
+                   JOBS.c.op, JOBS.c.args, JOBS.c.created, JOBS.c.proc_status).where(
             JOBS.c.owner_shard == self.name, JOBS.c.status == JobStatus.PENDING
         ).order_by(JOBS.c.id)
         async with self.engine.connect() as conn:
@@ -423,11 +471,12 @@ class ShardCore:
             if cutoff is not None and r.created.timestamp() > cutoff:
                 continue
             ref = EntityRef(r.entity_kind, r.instance_uuid, r.placement_key)
-            out.append(JobMsg(r.uuid, ref, r.op, orjson.loads(r.args)))
+            out.append((JobMsg(r.uuid, ref, r.op, orjson.loads(r.args)), r.proc_status == APPLIED))
         return out
 
     async def _recover(self) -> None:
-        msgs = await self._pending_jobs()
+        pending = await self._pending_jobs()
+        msgs = [m for m, _ in pending]
         if not msgs:
             return
         log.info("%s (%s): recovering %d pending jobs", self.name, self.incarnation, len(msgs))
@@ -444,21 +493,36 @@ class ShardCore:
             except (EntityNotFound, InternalError):
                 continue  # the job fails with a clear error when it runs
             if ent.state in ent.transitional:
-                await ent.settle()
-        for m in msgs:
-            if m.job in self._known or m.job in self._recent:
-                continue
-            self._known.add(m.job)
-            ent = self.entities.get((m.ref.kind, m.ref.id))
-            spec = ent.ops.get(m.op) if ent is not None else None
-            if spec is not None and not spec.resumable:
-                err = InternalError(
-                    f"job {m.job} ({m.op} on {m.ref}) was interrupted when shard {self.name} "
-                    "restarted and cannot be resumed safely; its entity was settled, retry the command"
-                )
-                await self._complete(m.job, JobStatus.FAILED, err.code, err.to_dict())
-                continue
+                # In its mailbox: a host's power report may already be queued for it.
+                await self._settle_one(m.ref)
+        for m, applied in pending:
+            await self._resume(m, applied)
+
+    async def _resume(self, m: JobMsg, applied: bool) -> None:
+        """A pending job nobody is running: run it, unless it must not be applied twice and was.
+
+        A resumable job runs again (its operation is idempotent). A non-resumable one
+        runs only if its write never committed; if it did, only the answer was lost:
+        the job succeeds with the entity's `applied_result` (not the exact value the
+        operation returned, which died with the process).
+        """
+        if m.job in self._known or m.job in self._recent:
+            return
+        self._known.add(m.job)
+        cls = KINDS.get(m.ref.kind)
+        spec = cls.ops.get(m.op) if cls is not None else None
+        if not applied or spec is None or spec.resumable:
             self._spawn(self._execute(m))
+            return
+        try:
+            result = (await self.activate(m.ref)).applied_result(m.op, m.args)
+        except EntityNotFound:
+            result = None  # deleted since: the write happened, there is nothing left to show
+        except BaseException:
+            self._known.discard(m.job)  # not handled: the next reconcile tries again
+            raise
+        log.info("%s: job %s (%s on %s) was applied before a crash; completing it", self.name, m.job, m.op, m.ref)
+        await self._complete(m.job, JobStatus.SUCCEEDED, 0, result)
 
     async def _settle_leftovers(self) -> None:
         """Entities of ours that a dead predecessor left in a transitional state with no job
@@ -487,10 +551,8 @@ class ShardCore:
 
     async def _reconcile(self) -> None:
         """Level-triggered safety net: pending jobs of ours that nobody delivered."""
-        for m in await self._pending_jobs(older_than_s=2.0):
-            if m.job not in self._known and m.job not in self._recent:
-                self._known.add(m.job)
-                self._spawn(self._execute(m))
+        for m, applied in await self._pending_jobs(older_than_s=2.0):
+            await self._resume(m, applied)
 
     # -- introspection ----------------------------------------------------------------
     def info(self) -> ShardInfo:

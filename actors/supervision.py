@@ -92,6 +92,8 @@ class EntitySupervision:
             await self.tree.remove_child(node, str(ent.ref), "passivated")
 
     async def crashed(self, ent: Entity, reason: str) -> None:
+        if ent.unborn:
+            return  # its creating operation crashed before any row existed: nothing to restart
         sup = self.tree.get(_node(ent))
         if sup is not None and sup.has_child(str(ent.ref)):
             await sup.child_exited(str(ent.ref), reason)

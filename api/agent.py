@@ -8,23 +8,21 @@ and long-polls every shard's outbox for commands to agents connected here.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
+import time
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
-from cloudplane.actors.kinds.host import host_ref, token_hash
 from cloudplane.agentproto import Power, welcome
+from cloudplane.api.agentauth import HelloBatcher
 from cloudplane.node import ManagementNode
-from cloudplane.store.tables.infra import Cluster, Host
-from cloudplane.store.tables.tags import ResourceDetail
 
 log = logging.getLogger(__name__)
-H, C, D = Host.__table__, Cluster.__table__, ResourceDetail.__table__  # type: ignore[attr-defined]
 HELLO_TIMEOUT_S = 10.0
+CONFIG_TTL_S = 2.0
 
 
 class AgentGateway:
@@ -37,25 +35,19 @@ class AgentGateway:
         self._wake = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._hellos: HelloBatcher | None = None
+        self._settings: dict[str, tuple[float, str]] = {}
+        self._reading: dict[str, asyncio.Task[str]] = {}
 
     @property
     def node_id(self) -> str:
         return self.node.node_id
 
     async def _authenticate(self, hello: dict[str, Any]) -> EntityRef | None:
-        if hello.get("t") != "hello" or not hello.get("host") or not hello.get("token"):
-            return None
-        assert self.node.engine is not None
-        async with self.node.engine.connect() as conn:
-            row = (await conn.execute(
-                select(H.c.id, H.c.uuid, C.c.uuid.label("c"), D.c.value).select_from(
-                    H.outerjoin(C, H.c.cluster_id == C.c.id).join(
-                        D, (D.c.resource_type == "Host") & (D.c.resource_id == H.c.id)
-                        & (D.c.name == "agent.token.sha256")))
-                .where(H.c.uuid == str(hello["host"]), H.c.removed.is_(None)))).first()
-        if row is None or not hmac.compare_digest(row.value, token_hash(str(hello["token"]))):
-            return None
-        return host_ref(row.uuid, row.c)
+        if self._hellos is None:
+            assert self.node.engine is not None
+            self._hellos = HelloBatcher(self.node.engine)
+        return await self._hellos.authenticate(hello)
 
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -100,13 +92,30 @@ class AgentGateway:
                     log.warning("could not detach host %s", ref.id)
 
     async def _config(self, name: str) -> str:
+        """A global setting, re-read at most every CONFIG_TTL_S. Thousands of hellos arrive
+        together after a restart: one read serves them all, and an expired value is served
+        while it is refreshed, so no burst of hellos becomes a burst of queries."""
+        at, value = self._settings.get(name, (-1e9, ""))
+        if time.monotonic() - at < CONFIG_TTL_S:
+            return value
+        task = self._reading.get(name)
+        if task is None or task.done():
+            task = self._reading[name] = asyncio.create_task(self._read_setting(name))
+            # A failed background refresh is retried by the next caller; nobody may be awaiting it.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        if name in self._settings:
+            return value
+        return await asyncio.shield(task)
+
+    async def _read_setting(self, name: str) -> str:
         from cloudplane.store.tables.config import Configuration
 
         t = Configuration.__table__  # type: ignore[attr-defined]
         assert self.node.engine is not None
         async with self.node.engine.connect() as conn:
             v = (await conn.execute(select(t.c.value).where(t.c.name == name, t.c.scope == "global"))).scalar()
-        return str(v or "60")
+        self._settings[name] = (time.monotonic(), str(v or "60"))
+        return self._settings[name][1]
 
     def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush_loop())

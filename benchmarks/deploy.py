@@ -28,7 +28,9 @@ import concurrent.futures
 import multiprocessing
 import os
 import random
+import shutil
 import sqlite3
+import sys
 import time
 import uuid
 from datetime import datetime
@@ -44,22 +46,6 @@ from cloudplane.api.signing import signature
 from cloudplane.apiclient import ApiClient
 
 GiB = 2**30
-
-
-class Waiting:
-    """ApiClient calls that wait for asynchronous commands' jobs (what the deployer expects)."""
-
-    def __init__(self, api: ApiClient) -> None:
-        self.api = api
-
-    async def call(self, command: str, **params: Any) -> dict[str, Any]:
-        r = await self.api.call(command, **params)
-        if "jobid" in r and set(r) <= {"jobid", "id"}:
-            return await self.api.wait_job(r["jobid"], poll=0.05)
-        return r
-
-    async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
-        return await self.call(command, **params)
 
 
 async def build_zone(api: ApiClient, hosts: int, per_cluster: int) -> dict[str, str]:
@@ -83,7 +69,7 @@ async def build_zone(api: ApiClient, hosts: int, per_cluster: int) -> dict[str, 
                                                                   "url": f"nfs://192.0.2.10/export/ps{i}"}]}
                                for i in range(clusters)]}],
         "secondaryStorages": [{"url": "nfs://192.0.2.10/export/secondary", "provider": "NFS"}]}]}
-    await Deployer(Waiting(api), say=lambda _: None).deploy(cfg)  # type: ignore[arg-type]
+    await Deployer(api, say=lambda _: None).deploy(cfg)
     zone = (await api.call("listZones", name="bench"))["zone"][0]["id"]
     cl = sorted((await api.call("listClusters", zoneid=zone))["cluster"], key=lambda c: c["name"])
     pod = cl[0]["podid"]
@@ -112,7 +98,13 @@ async def build_zone(api: ApiClient, hosts: int, per_cluster: int) -> dict[str, 
     return {"zone": zone, "template": tpl, "offering": so}
 
 
+UNLIMITED = ("user.vms", "cpus", "memory", "volumes", "primary.storage", "networks", "public.ips")
+
+
 async def make_accounts(api: ApiClient, n: int) -> list[tuple[str, str]]:
+    # The benchmark measures deploys, not quotas: its accounts get no resource limits.
+    for what in UNLIMITED:
+        await api.call("updateConfiguration", name=f"max.account.{what}", value="-1")
     sem = asyncio.Semaphore(16)
 
     async def one(i: int) -> tuple[str, str]:
@@ -135,14 +127,29 @@ def _query(key: str, secret: str, command: str, **params: str) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in p.items())
 
 
+async def _get(http: httpx.AsyncClient, url: str, tries: int = 3) -> Any:
+    """A read (idempotent): retried when a kept-alive connection was closed under it."""
+    for attempt in range(tries):
+        try:
+            return (await http.get(url)).json()
+        except httpx.TransportError:
+            if attempt == tries - 1:
+                raise
+    return None
+
+
 async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo: list[int], window: int,
                    out: dict[str, Any]) -> None:
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=window + 1)) as http:
         async def one() -> None:
             while todo:
                 todo.pop()
-                r = (await http.post(url, content=_query(key, secret, "deployVirtualMachine", **deploy),
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})).json()
+                try:
+                    r = (await http.post(url, content=_query(key, secret, "deployVirtualMachine", **deploy),
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})).json()
+                except httpx.TransportError as e:  # not retried: it may have been accepted
+                    out["errors"].append(f"deploy request: {e!r}")
+                    continue
                 body = next(iter(r.values()))
                 if "jobid" not in body:
                     out["errors"].append(str(body.get("errortext"))[:200])
@@ -151,8 +158,8 @@ async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo:
                 while True:
                     await asyncio.sleep(wait)
                     wait = min(wait * 1.5, 1.0)
-                    q = (await http.get(f"{url}?{_query(key, secret, 'queryAsyncJobResult', jobid=body['jobid'])}"
-                                        )).json()["queryasyncjobresultresponse"]
+                    q = (await _get(http, f"{url}?{_query(key, secret, 'queryAsyncJobResult', jobid=body['jobid'])}"
+                                    ))["queryasyncjobresultresponse"]
                     out["polls"] += 1
                     if q["jobstatus"] == 1:
                         out["ok"] += 1
@@ -263,8 +270,9 @@ def _profilers(s: srv.Server, out: str) -> list[Any]:
             pid = int(line.split()[0])
             if _descends(pid, s.proc.pid):
                 pids[f"shard-{pid}"] = pid
-    return [subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", f"{out}/{name}.txt", "-f", "raw", "-r", "50",
-                              "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # the venv's, off PATH
+    return [subprocess.Popen([spy, "record", "-p", str(pid), "-o", f"{out}/{name}.txt", "-f", "raw", "-r", "50",
+                              "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, pid in pids.items()]
 
 

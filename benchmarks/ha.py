@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from benchmarks.common import report
 from cloudplane.actors.identity import EntityRef

@@ -71,7 +71,7 @@ async def amain(a: argparse.Namespace) -> None:
         fleet.save_tokens(tokens, hosts)
         fleet_proc = subprocess.Popen([sys.executable, "-m", "cloudplane", "simulate", "--hosts", str(a.agents),
                                        "--connect", s.ws, "--tokens", str(tokens), "--duration", "3600"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                                      stdout=(data_dir / "fleet.log").open("wb"), stderr=subprocess.STDOUT)
         t_first = await _wait_up(api, cluster, a.agents, 600)
         await api.close()
         alerts_before = _ping_alerts(data_dir / "cloudplane.db")
@@ -79,7 +79,9 @@ async def amain(a: argparse.Namespace) -> None:
         # The management node restarts (same address, same database); the agents reconnect.
         t_restart = time.monotonic()
         s.stop()
+        t_stop = time.monotonic() - t_restart
         s = srv.start(shards=a.shards, port=port, data_dir=data_dir)
+        t_server = time.monotonic() - t_restart
         api = ApiClient(s.api, api.key, api.secret)
         await _wait_up(api, cluster, a.agents, 600)
         t_total = time.monotonic() - t_restart
@@ -89,6 +91,7 @@ async def amain(a: argparse.Namespace) -> None:
             ("hosts registered (addHost)", f"{t_reg:.1f} s"),
             ("first connect: all Up", f"{t_first:.1f} s after the fleet started"),
             ("after restart: all Up", f"{t_total:.1f} s after the restart began (server start included)"),
+            ("  of which server stop and start", f"{t_server:.1f} s (stop {t_stop:.1f} s; start until /health)"),
             ("hosts that went to Alert", f"{alerts}"),
             ("fleet process RSS", f"{srv.proc_rss_mib(fleet_proc.pid):,.0f} MiB"),
         ])

@@ -8,6 +8,14 @@ management server say to each other. JSON objects, one per WebSocket message.
     server → agent   {"t": "cmd", "id": n, "name": "StartCommand", "args": {...}}
     agent → server   {"t": "ans", "id": n, "ok": bool, "result": {...} | None, "error": str | None}
 
+The VM commands' arguments, as both the simulator and the real agent read them:
+
+    StartCommand                {"vm": {...}}   the whole VM (actors/kinds/vmspec.py documents it)
+    PrepareForMigrationCommand  {"vm": {...}}   the same object, sent to the destination
+    MigrateCommand              {"vm": name, "dest": host uuid, "dest_ip": the destination's address}
+    StopCommand                 {"vm": name, "forced": bool}   forced: power off at once
+    RebootCommand, CheckVirtualMachineCommand  {"vm": name}
+
 Command names are CloudStack's agent command names (StartCommand, StopCommand,
 MigrateCommand, CheckVirtualMachineCommand, ...), so the simulator's
 `configureSimulator` mocks match them as CloudStack's simulator does. Power
@@ -50,6 +58,19 @@ class Cmd(StrEnum):
     DETACH = "DettachCommand"
     SETUP_NETWORK = "SetupGuestNetworkCommand"
     MODIFY_STORAGE_POOL = "ModifyStoragePoolCommand"
+
+
+DEFAULT_TIMEOUT_S = 30.0
+# A real host defines the domain and starts QEMU (seconds; more under TCG emulation on a
+# busy host), shuts a guest down gracefully before powering it off, and copies a guest's
+# memory over the network: those commands get longer than the default.
+TIMEOUTS_S: dict[str, float] = {Cmd.START: 180.0, Cmd.STOP: 120.0, Cmd.REBOOT: 120.0,
+                                Cmd.PREPARE_MIGRATION: 60.0, Cmd.MIGRATE: 900.0}
+
+
+def command_timeout(name: str) -> float:
+    """Seconds the management server waits for the answer to command `name`."""
+    return TIMEOUTS_S.get(name, DEFAULT_TIMEOUT_S)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
     ├── ApiError(code, text)          a CloudStack-style failure a client may see
     │   ├── ParamError      431       missing or malformed parameter
     │   ├── NotAllowed      432       unknown command or no permission
+    │   ├── PermissionDenied 531      the caller may not touch this account's resource
     │   ├── AuthError       401       bad key, signature, session
     │   ├── LimitExceeded   532       resource limit reached
     │   ├── Insufficient    533       no capacity
@@ -27,7 +28,7 @@ from __future__ import annotations
 # 532 ResourceAllocationException 4370, 533 InsufficientCapacityException 4325,
 # 429 RequestLimitException 4545.
 CS_ERROR_CODE = {
-    401: 9999, 430: 9999, 431: 4350, 432: 4365, 530: 4250, 532: 4370, 533: 4325, 429: 4545,
+    401: 9999, 430: 9999, 431: 4350, 432: 4365, 530: 4250, 531: 4365, 532: 4370, 533: 4325, 429: 4545,
 }
 
 
@@ -74,6 +75,12 @@ class InternalError(ApiError):
     code = 530
 
 
+class PermissionDenied(ApiError):
+    """CloudStack's PermissionDeniedException (ACCOUNT_ERROR)."""
+
+    code = 531
+
+
 class LimitExceeded(ApiError):
     code = 532
 
@@ -87,7 +94,7 @@ class Throttled(ApiError):
 
 
 _BY_CODE: dict[int, type[ApiError]] = {
-    401: AuthError, 431: ParamError, 432: NotAllowed, 530: InternalError,
+    401: AuthError, 431: ParamError, 432: NotAllowed, 530: InternalError, 531: PermissionDenied,
     532: LimitExceeded, 533: Insufficient, 429: Throttled,
 }
 

@@ -37,6 +37,7 @@ class ManagementNode:
         self.expunger: Any = None
         self.networkgc: Any = None
         self.drs: Any = None
+        self.snapshots: Any = None
 
     async def _ping(self, shard: str) -> str:
         return str(await self.runtime.handle(shard).ping.remote())
@@ -73,6 +74,10 @@ class ManagementNode:
 
         self.drs = DrsReconciler(self.runtime)
         self.drs.start()
+        from cloudplane.supervisors.snapshots import SnapshotScheduler
+
+        self.snapshots = SnapshotScheduler(self.runtime)
+        self.snapshots.start()
         self.started_at = time.time()
 
     async def _seed(self) -> None:
@@ -108,6 +113,8 @@ class ManagementNode:
             await self.networkgc.stop()
         if self.drs is not None:
             await self.drs.stop()
+        if self.snapshots is not None:
+            await self.snapshots.stop()
         await self.watchdog.stop()
         # Shards are detached: the last node to leave takes them down; a node that
         # joined an existing cluster leaves them to the others.

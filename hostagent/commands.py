@@ -42,9 +42,13 @@ from cloudplane.hostagent.driver import LibvirtDriver
 from cloudplane.hostagent.errors import AgentError, InvalidState, NotFound
 from cloudplane.hostagent.netrefs import NetworkRefs
 from cloudplane.hostagent.spec import DiskFormat, DiskSpec, DiskType, HostCapacity, VmPowerState
-from cloudplane.hostagent.vmargs import ROOT_DEVICE_ID, StartRequest, guest_networks, start_request
+from cloudplane.hostagent.vmargs import ROOT_DEVICE_ID, PoolRef, StartRequest, guest_networks, start_request
 
 log = logging.getLogger(__name__)
+
+DIR_POOL_TYPES = frozenset({"Filesystem", "SharedMountPoint", "dir"})  # a directory on this host
+NFS_POOL_TYPES = frozenset({"NetworkFilesystem", "netfs"})
+NFS_MOUNT_ROOT = "/mnt"  # an NFS pool is mounted on /mnt/<pool uuid>, as CloudStack's KVM agent does
 
 AGENT_VERSION = "cloudplane-agent-1"
 Handler = Callable[["HostCommands", dict[str, Any]], Awaitable[Answer]]
@@ -78,6 +82,7 @@ class HostCommands:
         self.refs = refs if refs is not None else NetworkRefs(cfg.netns)
         self._locks: dict[str, asyncio.Lock] = {}
         self._vm_nets: dict[str, list[Any]] = {}  # instance -> the guest networks it holds here
+        self._pool_dirs: dict[str, str] = {}  # pools defined for StartCommands -> their directories
 
     # -- reports ----------------------------------------------------------------------
     async def capacity(self) -> Capacity:
@@ -136,30 +141,56 @@ class HostCommands:
 
     # -- storage ---------------------------------------------------------------------------
     def _pool_file(self, pool: str, volume: str) -> str:
+        if pool in self._pool_dirs:
+            return str(Path(self._pool_dirs[pool]) / volume)
         if pool != self.cfg.pool or self.cfg.pool_path is None:
             raise InvalidState(f"volume {pool}/{volume}: only the local pool's directory is known here "
                                "(set local.storage.path)")
         return str(Path(self.cfg.pool_path) / volume)
 
+    async def _ensure_pool(self, pool: PoolRef) -> None:
+        """Define (idempotently) a primary storage pool the management server described."""
+        if pool.type in DIR_POOL_TYPES and pool.path:
+            await self.driver.create_pool_dir(pool.name, pool.path)
+            self._pool_dirs[pool.name] = pool.path
+        elif pool.type in NFS_POOL_TYPES and pool.host and pool.path:
+            target = f"{NFS_MOUNT_ROOT}/{pool.name}"
+            await self.driver.create_pool_netfs(pool.name, pool.host, pool.path, target)
+            self._pool_dirs[pool.name] = target
+        else:
+            raise InvalidState(f"storage pool {pool.name} of type {pool.type} is not supported by the "
+                               f"cloudplane KVM agent ({', '.join(sorted(DIR_POOL_TYPES | NFS_POOL_TYPES))})")
+
+    async def _storage(self, req: StartRequest) -> None:
+        """The VM's pools defined here and its fresh volumes created (both idempotent)."""
+        for pool in req.pools:
+            await self._ensure_pool(pool)
+        for vol in req.volumes:
+            await self.driver.create_volume(vol.pool, vol.name, vol.size, vol.format)
+
     async def _template_path(self, req: StartRequest) -> str:
         assert req.template is not None
         pool = req.template.pool or self.cfg.pool
         if req.template.path is None:
-            return self._pool_file(pool, req.template.name)
+            path = self._pool_file(pool, req.template.name)
+            if not await asyncio.to_thread(Path(path).exists):
+                raise NotFound(f"template {req.template.name} is not in storage pool {pool} ({path}): "
+                               "seed it there, or send its image's path on this host")
+            return path
         try:
             return await self.driver.copy_template(req.template.path, pool, req.template.name)
         except InvalidState:  # copied before: the pool has it
             return self._pool_file(pool, req.template.name)
 
     async def _root_disk(self, req: StartRequest) -> DiskSpec | None:
-        """A qcow2 overlay on the template, in the local pool (kept across stops)."""
+        """A qcow2 overlay on the template, in the template's pool (kept across stops)."""
         if req.template is None:
             return None
         backing = await self._template_path(req)
         info = await asyncio.to_thread(images.probe, Path(backing))
         size = max(req.root_size or 0, info.virtual_size)
-        path = await self.driver.create_volume(self.cfg.pool, req.root_volume, size, DiskFormat.QCOW2,
-                                               backing=backing)
+        path = await self.driver.create_volume(req.template.pool or self.cfg.pool, req.root_volume, size,
+                                               DiskFormat.QCOW2, backing=backing)
         return DiskSpec(path=path, device_id=ROOT_DEVICE_ID, type=DiskType.ROOT, format=DiskFormat.QCOW2,
                         backing=backing, backing_format=info.format)
 
@@ -170,6 +201,7 @@ class HostCommands:
     async def start(self, args: dict[str, Any]) -> Answer:
         req = start_request(args.get("vm"), self.cfg.labels, self.cfg.pool)
         async with self._serial(req.name):
+            await self._storage(req)
             root = await self._root_disk(req)
             spec = req.spec(root, self._console_log(req.name))  # validates before anything is plugged in
             await self._acquire_networks(req)
@@ -209,9 +241,11 @@ class HostCommands:
         return Answer(True, {"vm": vm, "state": Power.ON})
 
     async def prepare_migration(self, args: dict[str, Any]) -> Answer:
-        """The destination side: the guest's networks must exist before it arrives."""
+        """The destination side: the guest's pools and networks must exist before it arrives."""
         req = start_request(args.get("vm"), self.cfg.labels, self.cfg.pool)
         async with self._serial(req.name):
+            for pool in req.pools:  # the disks are named by pool: the pools must exist here too
+                await self._ensure_pool(pool)
             if req.name not in self._vm_nets:
                 await self._acquire_networks(req)
         return Answer(True, {"vm": req.name})
@@ -235,7 +269,7 @@ class HostCommands:
             if state != Power.ON:
                 return Answer(False, error=f"VM {vm} is not running on {self.cfg.host_id}")
             log.info("migrating %s to %s (%s)", vm, dest, uri)
-            await self.driver.migrate(vm, uri, live=True, migrate_uri=data_uri)
+            await self.driver.migrate(vm, uri, live=True, migrate_uri=data_uri, unsafe=self.cfg.migration_unsafe)
             await self._release_networks(vm)
         return Answer(True, {"vm": vm, "dest": dest})
 

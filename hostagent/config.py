@@ -52,6 +52,7 @@ KEYS: dict[str, str] = {
     "migration.uri": "destination libvirt URI template (default qemu+tcp://{ip}/system)",
     "migration.data.uri": "migration data path template, empty to let libvirt choose (default tcp://{ip})",
     "migration.peers": "static peers for MigrateCommand without an address: uuid=ip,uuid=ip",
+    "migration.unsafe": "live-migrate disks libvirt cannot tell are shared (true/false, default false)",
     "vxlan.device": "underlay device for VXLAN guest networks",
     "vxlan.local.ip": "this host's underlay address for VXLAN",
     "vxlan.group": "multicast group (or unicast peer) for VXLAN flooding",
@@ -103,6 +104,9 @@ class AgentConfig:
     migration_uri: str = "qemu+tcp://{ip}/system"
     migration_data_uri: str | None = "tcp://{ip}"
     peers: Mapping[str, str] = field(default_factory=dict)
+    # libvirt refuses a live migration unless every disk is on storage it recognises as
+    # shared (NFS, cluster filesystems); a shared mount it does not recognise needs this.
+    migration_unsafe: bool = False
     vxlan: VxlanConfig | None = None
     netns: str | None = None
     tls: TlsConfig = field(default_factory=TlsConfig)
@@ -257,6 +261,7 @@ def from_properties(props: Mapping[str, str], base: Path | None = None) -> Agent
         migration_uri=props.get("migration.uri") or "qemu+tcp://{ip}/system",
         migration_data_uri=data_uri or None,
         peers=_peers(props.get("migration.peers", "")),
+        migration_unsafe=_bool(props, "migration.unsafe", False),
         vxlan=vxlan,
         netns=props.get("network.netns") or None,
         tls=TlsConfig(props.get("tls.ca") or None, _bool(props, "tls.verify", True),

@@ -1,12 +1,13 @@
-"""Config drive images carrying a VM's user data.
+"""Config drive images carrying a VM's user data and SSH keys.
 
 The image is an ISO 9660 filesystem (Rock Ridge + Joliet) labelled `config-2`, the
 OpenStack config-drive layout that cloud-init's ConfigDrive datasource reads and that
 CloudStack's own config drives use:
 
-    openstack/latest/meta_data.json     uuid, name, hostname
-    openstack/latest/user_data          the user data, as given
+    openstack/latest/meta_data.json     uuid, name, hostname, public_keys (key-0, ...)
+    openstack/latest/user_data          the user data, as given (when there is some)
     cloudstack/userdata/user_data.txt   the same bytes, CloudStack's path
+    cloudstack/metadata/public-keys.txt the SSH keys, one a line (when there are some)
 
 It is built with `genisoimage` (Debian package `genisoimage`); `mkisofs` or
 `xorrisofs` (package `xorriso`) are accepted as drop-in alternatives. Without any
@@ -32,14 +33,19 @@ ISO_TOOLS = ("genisoimage", "mkisofs", "xorrisofs")
 
 def files(spec: VmSpec) -> dict[str, bytes]:
     """Relative path -> content of every file on the drive."""
-    if spec.user_data is None:
-        raise ValueError(f"{spec.name} has no user data")
-    meta = {"uuid": spec.uuid, "name": spec.name, "hostname": spec.name, "launch_index": 0}
-    return {
-        "openstack/latest/meta_data.json": json.dumps(meta, sort_keys=True).encode(),
-        "openstack/latest/user_data": spec.user_data,
-        "cloudstack/userdata/user_data.txt": spec.user_data,
-    }
+    if not spec.needs_config_drive:
+        raise ValueError(f"{spec.name} has no user data and no SSH keys")
+    meta: dict[str, object] = {"uuid": spec.uuid, "name": spec.name, "launch_index": 0,
+                               "hostname": spec.hostname or spec.name}
+    out: dict[str, bytes] = {}
+    if spec.public_keys:
+        meta["public_keys"] = {f"key-{i}": key for i, key in enumerate(spec.public_keys)}
+        out["cloudstack/metadata/public-keys.txt"] = "\n".join(spec.public_keys).encode() + b"\n"
+    if spec.user_data is not None:
+        out["openstack/latest/user_data"] = spec.user_data
+        out["cloudstack/userdata/user_data.txt"] = spec.user_data
+    out["openstack/latest/meta_data.json"] = json.dumps(meta, sort_keys=True).encode()
+    return out
 
 
 def iso_tool() -> str | None:

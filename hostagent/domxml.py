@@ -155,13 +155,14 @@ def domain_xml(
 ) -> str:
     """The persistent definition of `spec`'s domain.
 
-    `config_drive` is the path of the image built from `spec.user_data`
-    (`configdrive.build`); it is required exactly when the spec has user data.
+    `config_drive` is the path of the image built from `spec.user_data` and
+    `spec.public_keys` (`configdrive.build`); it is required exactly when the spec has either.
     """
     if domain_type not in ("kvm", "qemu"):
         raise ValueError(f"domain_type must be 'kvm' or 'qemu', got {domain_type!r}")
-    if (spec.user_data is None) != (config_drive is None):
-        raise ValueError(f"{spec.name}: a config drive image is needed exactly when the spec has user_data")
+    if spec.needs_config_drive != (config_drive is not None):
+        raise ValueError(f"{spec.name}: a config drive image is needed exactly when the spec has user_data "
+                         "or public_keys")
     root = ET.Element("domain", {"type": domain_type})
     _sub(root, "name", spec.name)
     _sub(root, "uuid", spec.uuid)

@@ -77,12 +77,15 @@ def power_state(libvirt_state: int) -> VmPowerState:
     return _POWER.get(libvirt_state, VmPowerState.UNKNOWN)
 
 
-def migration_flags(live: bool) -> int:
+def migration_flags(live: bool, unsafe: bool = False) -> int:
     """Peer-to-peer: the source libvirtd talks to the destination itself; the
-    definition moves with the guest (persisted there, removed here)."""
+    definition moves with the guest (persisted there, removed here). `unsafe`: the
+    disks are shared although libvirt cannot tell (migration.unsafe)."""
     flags = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
     if live:
         flags |= libvirt.VIR_MIGRATE_LIVE
+    if unsafe:
+        flags |= libvirt.VIR_MIGRATE_UNSAFE
     return int(flags)
 
 
@@ -200,7 +203,7 @@ class LibvirtDriver:
         if running is not None:
             return running
         drive = None
-        if spec.user_data is not None:
+        if spec.needs_config_drive:
             drive = str(await configdrive.build(spec, self.config_drive_dir))
         xml = domain_xml(spec, domain_type=self.domain_type, config_drive=drive)
         return await self._io(what, self._define_and_create, xml)
@@ -339,16 +342,17 @@ class LibvirtDriver:
 
     # ---- migration --------------------------------------------------------
 
-    def _migrate(self, name: str, dest_uri: str, live: bool, migrate_uri: str | None) -> None:
+    def _migrate(self, name: str, dest_uri: str, live: bool, migrate_uri: str | None, unsafe: bool) -> None:
         dom = self._domain(name)
         if not dom.isActive():
             raise InvalidState(f"migrate {name}: domain is not running")
-        dom.migrateToURI3(dest_uri, migration_params(migrate_uri), migration_flags(live))
+        dom.migrateToURI3(dest_uri, migration_params(migrate_uri), migration_flags(live, unsafe))
 
-    async def migrate(self, name: str, dest_uri: str, *, live: bool = True, migrate_uri: str | None = None) -> None:
+    async def migrate(self, name: str, dest_uri: str, *, live: bool = True, migrate_uri: str | None = None,
+                      unsafe: bool = False) -> None:
         """Move a running domain to `dest_uri` (e.g. qemu+tcp://host/system). This
         holds one worker thread for the whole migration."""
-        await self._io(f"migrate {name} to {dest_uri}", self._migrate, name, dest_uri, live, migrate_uri)
+        await self._io(f"migrate {name} to {dest_uri}", self._migrate, name, dest_uri, live, migrate_uri, unsafe)
 
     # ---- storage ----------------------------------------------------------
 

@@ -159,12 +159,15 @@ class VmSpec:
     boot: BootSpec | None = None
     vnc_password: str | None = None
     user_data: bytes | None = None  # delivered on a config drive
+    public_keys: tuple[str, ...] = ()  # SSH keys, on the config drive too
+    hostname: str | None = None  # the guest's host name (the VM's name); the instance name when None
     console_log: str | None = None  # serial console to this file; a pty when None
 
     def __post_init__(self) -> None:
         # Accept lists from callers; store tuples so the spec stays hashable and frozen.
         object.__setattr__(self, "disks", tuple(self.disks))
         object.__setattr__(self, "nics", tuple(self.nics))
+        object.__setattr__(self, "public_keys", tuple(self.public_keys))
         _check(bool(_NAME.match(self.name)), f"bad instance name {self.name!r}")
         uuidlib.UUID(self.uuid)
         for attr in ("vcpus", "cpu_mhz", "memory_mib"):
@@ -179,6 +182,10 @@ class VmSpec:
         if self.vnc_password is not None:
             # QEMU's VNC auth uses only the first 8 characters.
             _check(0 < len(self.vnc_password) <= 8, f"{self.name}: VNC password must be 1..8 characters")
+
+    @property
+    def needs_config_drive(self) -> bool:
+        return self.user_data is not None or bool(self.public_keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,7 +173,21 @@ def _check_on_host(a: SimAgent, args: dict[str, Any]) -> Answer:
     return Answer(True, {"alive": not other.faults.crashed})
 
 
+def _check_health(a: SimAgent, args: dict[str, Any]) -> Answer:
+    return Answer(True, {"healthy": True})
+
+
+def _ping_test(a: SimAgent, args: dict[str, Any]) -> Answer:
+    """Ping another host's address: a crashed host does not answer, a partitioned one
+    (only its management link cut) does. Only an in-process neighbour can tell."""
+    other = REGISTRY.get(str(args.get("host")))
+    if other is None:
+        return Answer(False, error=f"cannot ping {args.get('ip') or args.get('host')}")
+    return Answer(True, {"reachable": not other.faults.crashed})
+
+
 _HANDLERS: dict[str, Callable[[SimAgent, dict[str, Any]], Answer]] = {
     Cmd.START: _start, Cmd.STOP: _stop, Cmd.REBOOT: _reboot, Cmd.PREPARE_MIGRATION: _prepare_migration,
     Cmd.MIGRATE: _migrate, Cmd.CHECK_VM: _check_vm, Cmd.CHECK_ON_HOST: _check_on_host,
+    Cmd.CHECK_HEALTH: _check_health, Cmd.PING_TEST: _ping_test,
 }

@@ -75,6 +75,8 @@ CATALOGUE: tuple[ConfigDef, ...] = (
     ConfigDef("instance.name", "VM", "String", _H, "Suffix of internal VM names", dynamic=False),
     ConfigDef("secstorage.allowed.internal.sites", "", "String", _S, "CIDRs from which templates may be downloaded"),
     ConfigDef("storage.cleanup.interval", "86400", "Integer", _S, "Seconds between storage cleanups"),
+    ConfigDef("snapshot.poll.interval", "300", "Integer", _S,
+              "Seconds between the management server's looks for due recurring snapshots (snapshot policies)"),
     ConfigDef("vm.op.wait.interval", "120", "Integer", _C, "Seconds to wait before retrying a VM operation"),
     ConfigDef("workers", "5", "Integer", _C, "Worker threads (kept for compatibility; cloudplane uses shards)"),
     # Account-scoped in CloudStack; a domain value applies to the domain's accounts that set none.
@@ -94,9 +96,20 @@ CATALOGUE: tuple[ConfigDef, ...] = (
               "The capacity (CPU or RAM) that orders clusters and, for firstfitleastconsumed, hosts"),
     ConfigDef("vm.user.dispersion.weight", "1", "Float", _A,
               "UserDispersingPlanner: weight of the account's VM count against capacity (1 = dispersion only)"),
-    ConfigDef("vm.placement.cache.seconds", "1", "Float", _H,
+    ConfigDef("vm.placement.cache.seconds", "2", "Float", _H,
               "How long a shard plans on a snapshot of a zone before reading it again (claims always re-check)"),
     ConfigDef("vm.password.length", "6", "Integer", _H, "Length of generated VM passwords"),
+    # Resource limits: the default for an account or domain that set none (store/limits.py).
+    *(ConfigDef(f"max.{owner}.{what}", str(default), "Long", _A, f"The default maximum {text} for {owner}s")
+      for what, text, account_default, domain_default in (
+          ("user.vms", "number of user VMs", 20, 40), ("public.ips", "number of public IPs", 20, 40),
+          ("volumes", "number of volumes", 20, 40), ("snapshots", "number of snapshots", 20, 40),
+          ("templates", "number of templates", 20, 40), ("projects", "number of projects", 10, 50),
+          ("networks", "number of guest networks", 20, 20), ("vpcs", "number of VPCs", 20, 20),
+          ("cpus", "number of CPU cores", 40, 80), ("memory", "memory (MiB)", 40960, 81920),
+          ("primary.storage", "primary storage (GiB)", 200, 400),
+          ("secondary.storage", "secondary storage (GiB)", 400, 800))
+      for owner, default in (("account", account_default), ("domain", domain_default))),
 )
 
 BY_NAME: dict[str, ConfigDef] = {d.name: d for d in CATALOGUE}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, bindparam, update
 from sqlmodel import Field, SQLModel
 
 from cloudplane.store.base import new_uuid, utcnow
@@ -20,6 +20,11 @@ class JobStatus(IntEnum):
     PENDING = 0
     SUCCEEDED = 1
     FAILED = 2
+
+
+# `proc_status` of a job whose non-resumable operation has committed its write: set in the
+# same transaction as that write, so a restarted shard knows not to apply it again.
+APPLIED = 1
 
 
 class AsyncJob(SQLModel, table=True):
@@ -52,3 +57,12 @@ class AsyncJob(SQLModel, table=True):
     created: datetime = Field(default_factory=utcnow, nullable=False)
     started: datetime | None = None
     completed: datetime | None = None
+
+
+# Marks a batch's jobs applied in one statement (`b_jobs`: their uuids): an executemany of
+# UPDATEs would be a round trip per job on MariaDB.
+MARK_APPLIED = (
+    update(AsyncJob.__table__)  # type: ignore[attr-defined]
+    .where(AsyncJob.__table__.c.uuid.in_(bindparam("b_jobs", expanding=True)))  # type: ignore[attr-defined]
+    .values(proc_status=APPLIED)
+)

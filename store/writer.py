@@ -7,10 +7,12 @@ takes whatever is queued, runs it in one transaction and resolves each item.
 
 Items come in four shapes:
 - `insert(table, row)`: rows for one table become one multi-row INSERT;
-- `versioned(table, id, expected, changes)`: an optimistic update; updates of
-  one table and column set become one executemany whose total rowcount must
-  equal the number of items (if not, some row was stale: the batch is rolled
-  back and its items retried alone, so exactly the stale ones fail);
+- `versioned(table, id, expected, changes, job=None)`: an optimistic update;
+  updates of one table and column set become one executemany whose total
+  rowcount must equal the number of items (if not, some row was stale: the
+  batch is rolled back and its items retried alone, so exactly the stale ones
+  fail). With `job`, that job is marked applied in the same transaction (one
+  UPDATE ... IN for the batch's marks): the write and the mark commit together;
 - `execute(stmt, params)`: identical statements become one executemany;
 - `submit(fn)`: an arbitrary `async fn(conn)`, for versioned writes that must
   see their own rowcount. Such a function must check its version *first*, so a
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from cloudplane.errors import ApiError, CloudplaneError, StaleVersion
+from cloudplane.store.jobs import MARK_APPLIED
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class _Item:
     stmt: Executable | None = None
     params: dict[str, Any] = field(default_factory=dict)
     fn: WorkFn | None = None
+    job: str | None = None  # versioned: the job marked applied with this write
 
 
 class _BatchStale(Exception):
@@ -93,12 +97,13 @@ class GroupWriter:
     def insert(self, table: Table, row: dict[str, Any]) -> asyncio.Future[Any]:
         return self._put(_Item("insert", self._fut(), table=table, params=row))
 
-    def versioned(self, table: Table, row_id: int, expected: int, changes: dict[str, Any]) -> asyncio.Future[Any]:
-        """Resolve to the new version, or raise StaleVersion."""
+    def versioned(self, table: Table, row_id: int, expected: int, changes: dict[str, Any],
+                  job: str | None = None) -> asyncio.Future[Any]:
+        """Resolve to the new version, or raise StaleVersion (then `job` is not marked either)."""
         params = {"_id": row_id, "_v": expected, "_nv": expected + 1}
         params.update({f"_c_{k}": v for k, v in changes.items()})
         return self._put(_Item("versioned", self._fut(), table=table, params=params,
-                               stmt=_versioned_stmt(table, tuple(sorted(changes)))))
+                               stmt=_versioned_stmt(table, tuple(sorted(changes))), job=job))
 
     def execute(self, stmt: Executable, params: dict[str, Any] | None = None) -> asyncio.Future[Any]:
         return self._put(_Item("execute", self._fut(), stmt=stmt, params=params or {}))
@@ -209,6 +214,10 @@ class GroupWriter:
                     raise _BatchStale()
                 for i in idxs:
                     results[i] = batch[i].params["_nv"]
+            # Jobs whose write is in this transaction are applied exactly when it commits.
+            marks = [it.job for it in batch if it.job is not None and it.kind == "versioned"]
+            if marks:
+                await conn.execute(MARK_APPLIED, {"b_jobs": marks})
             # Statements and functions in arrival order; runs of one statement are merged.
             i = 0
             while i < len(batch):

@@ -15,7 +15,6 @@ plans older than `drs.plan.expire.interval` hours are forgotten.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid as _uuid
@@ -27,6 +26,7 @@ from sqlalchemy import func, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
+from cloudplane.supervisors.reconciler import Reconciler
 from cloudplane.store.configdefs import BY_NAME
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.config import Configuration
@@ -52,30 +52,17 @@ def _epoch(value: datetime | None) -> float:
     return value.timestamp()
 
 
-class DrsReconciler:
+class DrsReconciler(Reconciler):
+    what = "DRS reconcile"
+
     def __init__(self, runtime: Runtime, interval_s: float = 30.0, clock: Callable[[], float] = time.time) -> None:
-        self.runtime = runtime
-        self.interval_s = interval_s
+        super().__init__(runtime, interval_s)
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
         self._tried: dict[int, float] = {}  # cluster id -> when we last started a round (empty rounds leave no row)
         self.actions = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # a bad round is retried next interval
-                log.exception("DRS reconcile failed")
-            await asyncio.sleep(self.interval_s)
+    async def round(self) -> None:
+        await self.reconcile()
 
     async def _settings(self, conn: Any) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
         rows = (await conn.execute(select(CONF.c.name, CONF.c.scope, CONF.c.scope_id, CONF.c.value).where(

@@ -10,7 +10,6 @@ expunging twice is a no-op).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -18,54 +17,34 @@ from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
+from cloudplane.supervisors.reconciler import Reconciler
 from cloudplane.store.base import utcnow
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.compute import VmInstance
-from cloudplane.store.tables.config import Configuration
 
 log = logging.getLogger(__name__)
-VM, J, CONF = VmInstance.__table__, AsyncJob.__table__, Configuration.__table__  # type: ignore[attr-defined]
+VM, J = VmInstance.__table__, AsyncJob.__table__  # type: ignore[attr-defined]
 BATCH = 500
 
 
-class Expunger:
+class Expunger(Reconciler):
+    what = "expunge round"
+
     def __init__(self, runtime: Runtime, *, max_sleep_s: float = 10.0) -> None:
-        self.runtime = runtime
-        self.max_sleep_s = max_sleep_s  # the interval is re-read at least this often
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(runtime, max_sleep_s)  # the interval is re-read at least this often
         self.expunged = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+    async def round(self) -> None:
+        await self.reconcile()
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _setting(self, name: str, default: float) -> float:
-        assert self.runtime.engine is not None
-        async with self.runtime.engine.connect() as conn:
-            v = (await conn.execute(select(CONF.c.value).where(CONF.c.name == name, CONF.c.scope == "global"))).scalar()
-        try:
-            return float(v) if v is not None else default
-        except ValueError:
-            return default
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # a bad round is retried next interval
-                log.exception("expunge round failed")
-            interval = await self._setting("expunge.interval", 86400.0)
-            await asyncio.sleep(max(0.5, min(interval, self.max_sleep_s)))
+    async def pause(self) -> float:
+        return max(0.5, min(await self.setting("expunge.interval", 86400.0), self.interval_s))
 
     async def reconcile(self) -> int:
         """One round: submit an expunge job for each Destroyed VM past its delay."""
         engine = self.runtime.engine
         assert engine is not None
-        delay = await self._setting("expunge.delay", 86400.0)
+        delay = await self.setting("expunge.delay", 86400.0)
         cutoff = utcnow() - timedelta(seconds=delay)
         async with engine.connect() as conn:
             due = (await conn.execute(select(VM.c.uuid, VM.c.placement_key).where(

@@ -8,7 +8,6 @@ once).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -17,47 +16,31 @@ from sqlalchemy import func, select
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
 from cloudplane.store.base import new_uuid, utcnow
-from cloudplane.store.configdefs import BY_NAME
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
-from cloudplane.store.tables.config import Configuration
 from cloudplane.store.tables.events import Event
 from cloudplane.store.tables.infra import Host
+from cloudplane.supervisors.reconciler import Reconciler, global_setting
 from cloudplane.supervisors.ha import Action, VmOnHost, backoff, decide
 
 log = logging.getLogger(__name__)
-VM, H, SO, J, CONF, EV = (t.__table__ for t in (VmInstance, Host, ServiceOffering, AsyncJob, Configuration,  # type: ignore[attr-defined]
-                                                Event))
+VM, H, SO, J, EV = (t.__table__ for t in (VmInstance, Host, ServiceOffering, AsyncJob, Event))  # type: ignore[attr-defined]
 HELD = ("Running", "Starting", "Stopping", "Migrating")
 SYSTEM = ("SecondaryStorageVm", "ConsoleProxy", "DomainRouter")
 
 
-class HaReconciler:
+class HaReconciler(Reconciler):
+    what = "HA reconcile"
+
     def __init__(self, runtime: Runtime, interval_s: float = 1.0) -> None:
-        self.runtime = runtime
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(runtime, interval_s)
         self.restarts = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # retried next round
-                log.exception("HA reconcile failed")
-            await asyncio.sleep(self.interval_s)
+    async def round(self) -> None:
+        await self.reconcile()
 
     async def _setting(self, conn: object, name: str) -> float:
-        v = (await conn.execute(select(CONF.c.value).where(CONF.c.name == name, CONF.c.scope == "global"))).scalar()  # type: ignore[attr-defined]
-        return float(v if v not in (None, "") else BY_NAME[name].default)
+        return await global_setting(conn, name)
 
     async def reconcile(self) -> int:
         engine = self.runtime.engine
@@ -65,7 +48,7 @@ class HaReconciler:
         async with engine.connect() as conn:
             held = (await conn.execute(
                 select(VM.c.uuid, VM.c.placement_key, VM.c.type, VM.c.host_id, VM.c.ha_enabled,
-                       SO.c.offer_ha)
+                       SO.c.offer_ha, VM.c.account_id, VM.c.domain_id)
                 .select_from(VM.join(H, VM.c.host_id == H.c.id).join(SO, VM.c.service_offering_id == SO.c.id))
                 .where(H.c.status == "Down", VM.c.removed.is_(None), VM.c.state.in_(HELD)))).all()
             retry_base = await self._setting(conn, "restart.retry.interval")
@@ -74,7 +57,8 @@ class HaReconciler:
             newest = (select(J.c.instance_uuid, func.max(J.c.id).label("jid")).where(J.c.entity_kind == "vm")
                       .group_by(J.c.instance_uuid).subquery())
             failed = (await conn.execute(
-                select(J.c.instance_uuid, J.c.completed, VM.c.placement_key, VM.c.type)
+                select(J.c.instance_uuid, J.c.completed, VM.c.placement_key, VM.c.type, VM.c.account_id,
+                       VM.c.domain_id)
                 .select_from(J.join(newest, J.c.id == newest.c.jid).join(VM, VM.c.uuid == J.c.instance_uuid))
                 .where(J.c.op == "ha_restart", J.c.status == JobStatus.FAILED, VM.c.removed.is_(None),
                        VM.c.state.in_(("Stopped", "Error"))))).all()
@@ -89,12 +73,15 @@ class HaReconciler:
         acted = 0
         vms = [VmOnHost(r.uuid, r.placement_key, bool(r.ha_enabled or r.offer_ha), r.type in SYSTEM) for r in held]
         host_of = {r.uuid: r.host_id for r in held}
+        # Events belong to the VM's owner, so its account (and admins) see them in listEvents.
+        owner = {r.uuid: (r.account_id, r.domain_id) for r in held}
+        owner.update({f.instance_uuid: (f.account_id, f.domain_id) for f in failed})
         for vm, action in decide(vms):
             if vm.uuid in busy:
                 continue
             await self._submit(vm.uuid, vm.placement_key, {"failed_host_id": host_of[vm.uuid],
                                                             "restart": action is Action.RESTART})
-            await self._event(vm.uuid, "VM.HA.RESTART" if action is Action.RESTART else "VM.STOP",
+            await self._event(vm.uuid, owner[vm.uuid], "VM.HA.RESTART" if action is Action.RESTART else "VM.STOP",
                               f"host {host_of[vm.uuid]} is Down: "
                               + ("restarting VM elsewhere" if action is Action.RESTART else "VM is not HA-enabled, "
                                  "marked Stopped"))
@@ -107,7 +94,8 @@ class HaReconciler:
             if now - f.completed < timedelta(seconds=backoff(n, retry_base)):
                 continue
             await self._submit(f.instance_uuid, f.placement_key, {"failed_host_id": None, "restart": True})
-            await self._event(f.instance_uuid, "VM.HA.RESTART", f"HA restart attempt {n + 1} of {max_retries}")
+            await self._event(f.instance_uuid, owner[f.instance_uuid], "VM.HA.RESTART",
+                              f"HA restart attempt {n + 1} of {max_retries}")
             acted += 1
         self.restarts += acted
         return acted
@@ -116,9 +104,10 @@ class HaReconciler:
         await self.runtime.submit(EntityRef("vm", uuid, key), "ha_restart", args, cmd="haRestartVirtualMachine",
                                   instance_type="VirtualMachine")
 
-    async def _event(self, uuid: str, type_: str, text: str) -> None:
+    async def _event(self, uuid: str, owner: tuple[int | None, int | None], type_: str, text: str) -> None:
         assert self.runtime.writer is not None
         await self.runtime.writer.insert(EV, {
             "uuid": new_uuid(), "version": 1, "created": utcnow(), "type": type_, "state": "Started",
+            "account_id": owner[0], "domain_id": owner[1],
             "level": "INFO", "description": text, "resource_type": "VirtualMachine", "resource_uuid": uuid,
             "archived": False, "display": True})

@@ -13,7 +13,6 @@ management nodes collecting at once submit the same joinable job.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -23,15 +22,14 @@ from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
-from cloudplane.store.configdefs import BY_NAME
+from cloudplane.supervisors.reconciler import Reconciler
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.compute import VmInstance
-from cloudplane.store.tables.config import Configuration
 from cloudplane.store.tables.network import Network, NetworkOffering, Nic
 
 log = logging.getLogger(__name__)
-NET, NO, NIC, VM, J, CONF = (t.__table__ for t in (  # type: ignore[attr-defined]
-    Network, NetworkOffering, Nic, VmInstance, AsyncJob, Configuration))
+NET, NO, NIC, VM, J = (t.__table__ for t in (  # type: ignore[attr-defined]
+    Network, NetworkOffering, Nic, VmInstance, AsyncJob))
 ACTIVE = ("Starting", "Running", "Stopping", "Migrating")
 
 
@@ -49,47 +47,27 @@ class IdleClock:
         return sorted(n for n in idle if now - self.since.setdefault(n, now) >= wait)
 
 
-class NetworkGc:
+class NetworkGc(Reconciler):
+    what = "network garbage collection"
+
     def __init__(self, runtime: Runtime, tick_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.runtime = runtime
-        self.tick_s = tick_s
+        super().__init__(runtime, tick_s)
         self.clock = clock
         self.idle = IdleClock()
-        self._task: asyncio.Task[None] | None = None
         self._last = -1e18
         self.shutdowns = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        # Wakes every tick to re-read the interval, so a changed setting applies at once.
-        while True:
-            try:
-                if self.clock() - self._last >= await self._setting("network.gc.interval"):
-                    self._last = self.clock()
-                    await self.collect()
-            except Exception:  # a bad round is retried next interval
-                log.exception("network garbage collection failed")
-            await asyncio.sleep(self.tick_s)
-
-    async def _setting(self, name: str) -> float:
-        engine = self.runtime.engine
-        assert engine is not None
-        async with engine.connect() as conn:
-            v = (await conn.execute(select(CONF.c.value).where(CONF.c.name == name, CONF.c.scope == "global"))).scalar()
-        return float(v if v not in (None, "") else BY_NAME[name].default)
+    async def round(self) -> None:
+        # Runs every tick to re-read the interval, so a changed setting applies at once.
+        if self.clock() - self._last >= await self.setting("network.gc.interval"):
+            self._last = self.clock()
+            await self.collect()
 
     async def collect(self) -> int:
         """One look: submit a shutdown for every network idle long enough."""
         engine = self.runtime.engine
         assert engine is not None
-        wait = await self._setting("network.gc.wait")
+        wait = await self.setting("network.gc.wait")
         async with engine.connect() as conn:
             implemented = {r[0] for r in (await conn.execute(select(NET.c.uuid).select_from(
                 NET.join(NO, NET.c.network_offering_id == NO.c.id)).where(

@@ -9,7 +9,6 @@ reach the same entities and cannot create duplicates.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid as _uuid
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import and_, func, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
+from cloudplane.supervisors.reconciler import Reconciler
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account
@@ -38,28 +38,15 @@ def system_vm_uuid(zone_uuid: str, vm_type: str, generation: int = 0) -> str:
     return str(_uuid.uuid5(NS, f"{zone_uuid}:{vm_type}:{generation}"))
 
 
-class SystemVmReconciler:
+class SystemVmReconciler(Reconciler):
+    what = "system VM reconcile"
+
     def __init__(self, runtime: Runtime, interval_s: float = 2.0) -> None:
-        self.runtime = runtime
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(runtime, interval_s)
         self.actions = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:  # a bad round is retried next interval
-                log.exception("system VM reconcile failed")
-            await asyncio.sleep(self.interval_s)
+    async def round(self) -> None:
+        await self.reconcile()
 
     async def reconcile(self) -> int:
         engine = self.runtime.engine

@@ -53,3 +53,8 @@ def live_server(ray_cluster, tmp_path_factory):  # noqa: ANN001, ANN201
     server.admin_key, server.admin_secret = admin_keys(server)
     yield server
     server.stop()
+
+
+# The live zone of the VM, storage, limits and key/tag tests: one definition for the
+# whole session (see tests/zone.py).
+from tests.zone import cloud, root, tenant  # noqa: E402,F401

@@ -43,8 +43,8 @@ class LiveServer:
 
 
 def start_server(ray_address: str, data_dir: Path, db_url: str, *, extra: list[str] | None = None,
-                 timeout: float = 90.0) -> LiveServer:
-    port = free_port()
+                 timeout: float = 90.0, port: int | None = None) -> LiveServer:
+    port = port or free_port()
     log = data_dir / "server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}

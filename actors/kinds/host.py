@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cloudplane.actors.entity import Entity, operation
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds.hostlink import AgentLink, GatewayLink, InProcessLink, Outbox
+from cloudplane.actors.kinds.hostping import LAST_PINGED, Liveness, PingTurns
 from cloudplane.actors.kinds.hoststate import Resource, Status, check_resource, check_status
 from cloudplane.agentproto import Answer, Capacity
 from cloudplane.errors import ApiError, InternalError, ParamError
@@ -34,7 +35,7 @@ from cloudplane.store.tables.events import Alert
 from cloudplane.store.tables.infra import Cluster, Host, HostTag, Pod, Zone
 from cloudplane.store.tables.tags import ResourceDetail
 from cloudplane.supervisors.ha import Verdict, explain, verdict
-from cloudplane.supervisors.investigators import DEFAULT_FENCERS, DEFAULT_INVESTIGATORS
+from cloudplane.supervisors.investigators import DEFAULT_FENCERS, DEFAULT_INVESTIGATORS, Peer, Suspect
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ T_ZONE: Table = Zone.__table__
 
 ALERT_HOST = 7  # CloudStack's AlertType.ALERT_TYPE_HOST
 COMMAND_TIMEOUT_S = 30.0
+INVESTIGATE_TIMEOUT_S = 5.0  # a witness that cannot answer within this tells nothing
 
 
 def host_ref(uuid: str, cluster_uuid: str | None) -> EntityRef:
@@ -64,27 +66,68 @@ class AgentUnavailable(ApiError):
     code = 530
 
 
+def _liveness(core: Any) -> Liveness:
+    book: Liveness = core.kind_state.setdefault("liveness", Liveness())
+    return book
+
+
+def _turns(core: Any) -> PingTurns:
+    turns: PingTurns = core.kind_state.setdefault("ping_turns", PingTurns())
+    return turns
+
+
+async def _sweep(hosts: dict[str, HostEntity], turns: PingTurns, interval: float, now: float) -> None:
+    """The in-process agents whose turn has come ping, and queue their next turn."""
+    for hid, agent in turns.due(now):
+        h = hosts.get(hid)
+        if h is None or h.agent is not agent:
+            continue  # stopped or replaced since: a stale turn
+        turns.schedule(hid, agent, now + interval, interval)
+        try:
+            ok = await agent.ping_ok()
+        except Exception:  # the mock lookup failed: this ping is lost, the other hosts' turns are not
+            log.warning("host %s: ping lost", hid, exc_info=True)
+            continue
+        if ok:
+            h.on_ping(agent.power_states())
+
+
+async def _write_last_pinged(core: Any, host_ids: list[int]) -> None:
+    at = utcnow()
+    try:
+        await asyncio.gather(*(core.writer.execute(LAST_PINGED, {"b_id": i, "b_at": at}) for i in host_ids))
+    except Exception:  # display only: the next pings write it again
+        log.warning("%s: could not record last_pinged of %d hosts", core.name, len(host_ids), exc_info=True)
+
+
 class HostEntity(Entity):
     kind = "host"
     table: ClassVar[Table] = T_HOST
     resident = True
 
-    __slots__ = ("agent", "link", "last_ping", "where", "pinger", "power", "connected", "missing", "syncing",
-                 "synced")
+    __slots__ = ("agent", "link", "last_ping", "where", "power", "connected", "missing", "syncing",
+                 "synced", "investigated", "evidence", "capless")
 
     def on_activate(self) -> None:
+        # `create` has just set `where` on a host it inserted: keep it (no query), and such a
+        # host runs no VMs and has no capacity rows yet.
+        where: Where | None = getattr(self, "where", None)
+        newborn = where is not None and self.activations == 1
         self.agent: SimAgent | None = None  # the in-process simulated agent, if any
         self.link: AgentLink | None = None  # how commands reach the agent
         self.last_ping = time.monotonic()  # a fresh activation gets a full ping window
-        self.where: Where | None = None
-        self.pinger: asyncio.Task[None] | None = None
+        self.where = where
         self.power: dict[str, str] = {}
         self.connected = asyncio.Event()  # set while an agent is attached
         self.missing: dict[str, int] = {}  # VM instance name -> consecutive reports without it
         self.syncing = False
-        self.synced: dict[str, str] | None = None  # the last report compared with the store
+        self.synced: dict[str, str] | None = {} if newborn else None  # the last report compared with the store
+        self.capless = newborn
+        self.investigated = 0.0  # monotonic time of the last investigation
+        self.evidence = ""  # what it concluded, so an unchanged Alert is not re-announced
         if self.row.get("id") is not None and self.row.get("status") != Status.REMOVED:
             self.host.kind_state.setdefault("hosts", {})[self.ref.id] = self
+            _liveness(self.host).beat(self.ref.id, self.last_ping)
             if self.row.get("hypervisor_type") == "Simulator" and self.row.get("url", "").startswith("http://sim"):
                 self.host.spawn(self._start_simulated())
 
@@ -102,7 +145,8 @@ class HostEntity(Entity):
             return {"id": self.ref.id}  # a resumed job: the host exists already
         await self.born({**values, "version": 1, "created": utcnow(), "status": Status.CONNECTING,
                          "resource_state": Resource.ENABLED})
-        await self._write_tags(tags)
+        if tags:
+            await self._write_tags(tags, replace=False)
         if token_sha256:
             await self.host.writer.insert(T_DETAIL, {"resource_type": "Host", "resource_id": self.row["id"],
                                                      "name": "agent.token.sha256", "value": token_sha256,
@@ -110,11 +154,12 @@ class HostEntity(Entity):
         self.where = Where(self.ref.id, where.get("cluster"), where.get("pod"), where.get("zone"))
         return {"id": self.ref.id}
 
-    async def _write_tags(self, tags: list[str]) -> None:
+    async def _write_tags(self, tags: list[str], replace: bool = True) -> None:
         host_id = self.row["id"]
 
         async def work(conn: AsyncConnection) -> None:
-            await conn.execute(delete(T_TAG).where(T_TAG.c.host_id == host_id))
+            if replace:
+                await conn.execute(delete(T_TAG).where(T_TAG.c.host_id == host_id))
             for t in dict.fromkeys(x.strip() for x in tags if x.strip()):
                 await conn.execute(insert(T_TAG).values(host_id=host_id, tag=t, is_rule=False))
 
@@ -137,6 +182,7 @@ class HostEntity(Entity):
         await self.host.writer.submit(capacity)
         await self.save(status=Status.REMOVED, removed=utcnow(), guid=None)
         self.host.kind_state.get("hosts", {}).pop(self.ref.id, None)
+        _liveness(self.host).forget(self.ref.id)
         return {"success": True}
 
     async def _vm_count(self) -> int:
@@ -166,7 +212,9 @@ class HostEntity(Entity):
             self.link = InProcessLink(self.agent)
             self.connected.set()
             await self.host.run_op(self.ref, "agent_connect", {"capacity": cap.to_dict(), "vms": {}})
-            self.pinger = asyncio.create_task(self._ping_loop())
+            # Its first ping at a random point of the interval, so a restart does not make them all arrive together.
+            interval = float(await self.host.config("ping.interval") or 60)
+            _turns(self.host).schedule(self.ref.id, self.agent, time.monotonic() + interval * random.random(), interval)
         except Exception:
             log.exception("host %s: simulated agent failed to start", self.ref)
 
@@ -181,29 +229,18 @@ class HostEntity(Entity):
         return Where(self.ref.id, r.c, r.p, r.z)
 
     def _stop_agent(self) -> None:
-        if self.pinger is not None:
-            self.pinger.cancel()
-            self.pinger = None
+        # Its ping turn, if any, goes stale: the sweep drops a turn whose agent is no longer ours.
         if self.link is not None:
             self.link.close()
             self.link = None
         self.agent = None
         self.connected.clear()
 
-    async def _ping_loop(self) -> None:
-        first = True
-        while self.agent is not None:
-            interval = float(await self.host.config("ping.interval") or 60)
-            # Spread the first pings so a restart does not make them all arrive together.
-            await asyncio.sleep(interval * random.random() if first else interval)
-            first = False
-            agent = self.agent
-            if agent is not None and await agent.ping_ok():
-                self.on_ping(agent.power_states())
-
     def on_ping(self, vms: dict[str, str]) -> None:
-        """A ping arrived: liveness in memory (no write per ping); state changes through the mailbox."""
+        """A ping arrived: liveness in memory (`last_pinged` is written in batches); state changes
+        through the mailbox."""
         self.last_ping = time.monotonic()
+        _liveness(self.host).beat(self.ref.id, self.last_ping, self.row.get("id"))
         self.power = vms
         if self.row["status"] in (Status.ALERT, Status.DISCONNECTED, Status.DOWN):
             self.host.spawn(self.host.run_op(self.ref, "ping_recovered", {}))
@@ -252,6 +289,7 @@ class HostEntity(Entity):
         cap = Capacity.from_dict(capacity)
         check_status(self.row["status"], Status.UP)
         self.last_ping = time.monotonic()
+        _liveness(self.host).beat(self.ref.id, self.last_ping)
         self.power = vms
         await self.save(status=Status.UP, cpus=cap.cpus, cpu_speed_mhz=cap.cpu_speed_mhz,
                         memory_bytes=cap.memory_bytes, cpu_sockets=cap.cpu_sockets,
@@ -264,6 +302,13 @@ class HostEntity(Entity):
         row = self.row
         totals = {CapacityType.CPU: cap.cpus * cap.cpu_speed_mhz, CapacityType.MEMORY: cap.memory_bytes}
         enabled = row["resource_state"] == Resource.ENABLED
+        if self.capless:  # a new host: plain inserts, which the writer merges across hosts
+            self.capless = False
+            await asyncio.gather(*(self.host.writer.insert(T_CAP, {
+                "owner_type": "host", "owner_id": row["id"], "capacity_type": int(ctype), "zone_id": row["zone_id"],
+                "pod_id": row["pod_id"], "cluster_id": row["cluster_id"], "total": total, "used": 0, "reserved": 0,
+                "enabled": enabled, "updated": utcnow()}) for ctype, total in totals.items()))
+            return
 
         async def work(conn: AsyncConnection) -> None:
             for ctype, total in totals.items():
@@ -291,6 +336,7 @@ class HostEntity(Entity):
             await self.save(status=Status.CONNECTING)
         cap = Capacity.from_dict(capacity)
         self.last_ping = time.monotonic()
+        _liveness(self.host).beat(self.ref.id, self.last_ping)
         self.power = vms
         await self.save(status=Status.UP, cpus=cap.cpus, cpu_speed_mhz=cap.cpu_speed_mhz,
                         memory_bytes=cap.memory_bytes, cpu_sockets=cap.cpu_sockets,
@@ -312,12 +358,17 @@ class HostEntity(Entity):
     async def ping_recovered(self) -> dict[str, Any]:
         if self.row["status"] in (Status.ALERT, Status.DISCONNECTED, Status.DOWN):
             await self.save(status=Status.UP, last_pinged=utcnow(), disconnected=None)
+            self.evidence = ""
             await self._alert(f"Host {self.row['name']} is Up again")
         return {"status": self.row["status"]}
 
     @operation(joinable=True)
     async def ping_timeout(self) -> dict[str, Any]:
         limit = await self._ping_limit()
+        if self.row["status"] == Status.CONNECTING and self.link is None:
+            # Added (or reconnecting) and no agent has come yet: nothing went silent, nothing to
+            # investigate; it goes Up when its agent connects.
+            return {"status": self.row["status"]}
         if self.row["status"] in (Status.UP, Status.CONNECTING) and time.monotonic() - self.last_ping > limit:
             await self.save(status=Status.ALERT, disconnected=utcnow())
             await self._alert(f"Host {self.row['name']} has not pinged for {limit:.1f}s: Alert")
@@ -329,20 +380,22 @@ class HostEntity(Entity):
         """Is the silent host dead? Ask the investigators; fence before declaring Down."""
         if self.row["status"] != Status.ALERT:
             return {"status": self.row["status"]}
-        async with self.host.engine.connect() as conn:
-            neighbours = [r[0] for r in (await conn.execute(select(T_HOST.c.uuid).where(
-                T_HOST.c.cluster_id == self.row["cluster_id"], T_HOST.c.id != self.row["id"],
-                T_HOST.c.status == Status.UP, T_HOST.c.removed.is_(None)))).all()]
+        self.investigated = time.monotonic()
+        suspect = await self._suspect()
 
-        async def ask(host: str, cluster: str | None, name: str, args: dict[str, Any]) -> dict[str, Any]:
-            return dict(await self.host.call_entity(host_ref(host, cluster), "command",
-                                                    {"name": name, "args": args, "timeout": 5.0}))
+        async def ask(peer: Peer, name: str, args: dict[str, Any]) -> dict[str, Any]:
+            if peer.uuid == self.ref.id:  # its own agent, if a link is left: never wait for one
+                return await self._send(name, args, INVESTIGATE_TIMEOUT_S)
+            return dict(await self.host.call_entity(host_ref(peer.uuid, peer.cluster), "command",
+                                                    {"name": name, "args": args, "timeout": INVESTIGATE_TIMEOUT_S}))
 
-        evidence = [await i.investigate(self.ref.id, neighbours, self.ref.key, ask) for i in DEFAULT_INVESTIGATORS]
+        evidence = [await i.investigate(suspect, ask) for i in DEFAULT_INVESTIGATORS]
         decision = verdict(evidence)
         why = explain(evidence)
         if decision is Verdict.ALERT:
-            await self._alert(f"Host {self.row['name']} stays in Alert, not confirmed dead: {why}")
+            if why != self.evidence:
+                await self._alert(f"Host {self.row['name']} stays in Alert, not confirmed dead: {why}")
+            self.evidence = why
             return {"status": self.row["status"], "evidence": why}
         for fencer in DEFAULT_FENCERS:
             if await fencer.fence(self.ref.id, self.ref.key, str(self.row.get("hypervisor_type")), self._sim_fence):
@@ -351,6 +404,22 @@ class HostEntity(Entity):
                 return {"status": Status.DOWN, "evidence": why}
         await self._alert(f"Host {self.row['name']} looks dead ({why}) but no fencer could fence it: stays in Alert")
         return {"status": self.row["status"], "evidence": why}
+
+    async def _suspect(self) -> Suspect:
+        """This host and its witnesses: the other Up hosts of its pod and cluster, the VMs it holds."""
+        async with self.host.engine.connect() as conn:
+            peers = (await conn.execute(
+                select(T_HOST.c.uuid, T_HOST.c.cluster_id, T_CLUSTER.c.uuid.label("c"))
+                .select_from(T_HOST.outerjoin(T_CLUSTER, T_HOST.c.cluster_id == T_CLUSTER.c.id))
+                .where(T_HOST.c.pod_id == self.row["pod_id"], T_HOST.c.id != self.row["id"],
+                       T_HOST.c.status == Status.UP, T_HOST.c.removed.is_(None))
+                .order_by(T_HOST.c.id))).all()
+            vms = (await conn.execute(select(T_VM.c.instance_name).where(
+                T_VM.c.host_id == self.row["id"], T_VM.c.removed.is_(None), T_VM.c.state == "Running")
+                .order_by(T_VM.c.id).limit(1))).scalars().all()
+        return Suspect(Peer(self.ref.id, self.ref.key), self.row.get("private_ip"), tuple(vms),
+                       tuple(Peer(p.uuid, p.c) for p in peers if p.cluster_id == self.row["cluster_id"]),
+                       tuple(Peer(p.uuid, p.c) for p in peers))
 
     async def _sim_fence(self) -> bool:
         if self.agent is None:
@@ -380,10 +449,27 @@ class HostEntity(Entity):
         if not hosts:
             return
         now = time.monotonic()
-        limit = float(await core.config("ping.interval") or 60) * float(await core.config("ping.timeout") or 2.5)
-        for h in list(hosts.values()):
-            if h.row.get("status") in (Status.UP, Status.CONNECTING) and now - h.last_ping > limit:
+        interval = float(await core.config("ping.interval") or 60)
+        limit = interval * float(await core.config("ping.timeout") or 2.5)
+        liveness, turns = _liveness(core), _turns(core)
+        if interval < turns.interval:
+            # A shorter interval: agents waiting out the old one ping within the new one, and
+            # every host gets a fresh window rather than an Alert for the old interval's silence.
+            turns.shorten(now, interval, random.random)
+            liveness.restart(now)
+        await _sweep(hosts, turns, interval, now)
+        for hid in liveness.overdue(now, limit):
+            h = hosts.get(hid)
+            if h is None:
+                liveness.forget(hid)  # deleted or passivated
+            elif h.row.get("status") in (Status.UP, Status.CONNECTING) and now - h.last_ping > limit:
                 core.spawn(core.run_op(h.ref, "ping_timeout", {}))
+            elif h.row.get("status") == Status.ALERT and now - max(h.investigated, h.last_ping) > limit:
+                # Still silent and not confirmed dead: look again, the witnesses may know more now.
+                core.spawn(core.run_op(h.ref, "investigate", {}))
+        pinged = liveness.take_unwritten()
+        if pinged:
+            core.spawn(_write_last_pinged(core, pinged))
 
     @classmethod
     async def on_shard_start(cls, core: Any) -> None:
@@ -491,6 +577,12 @@ class HostEntity(Entity):
                 await asyncio.wait_for(self.connected.wait(), min(timeout, 10.0))
             except TimeoutError:
                 pass
+        return await self._send(name, args, timeout)
+
+    async def _send(self, name: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+        # What runs here may change with this command (a start, a migration): the next ping's report
+        # is compared with the store even if it equals the last one.
+        self.synced = None
         link = self.link
         if link is None or not link.reachable:
             raise AgentUnavailable(f"host {self.row.get('name')} ({self.ref.id}) has no agent connection")

@@ -20,6 +20,7 @@ from sqlalchemy import String, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity, operation
+from cloudplane.actors.kinds.limits import LimitOps
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.identity import Account, Domain, Role, RolePermission, User
@@ -126,7 +127,7 @@ class IdentityEntity(Entity):
         return await self.host.writer.submit(work)
 
 
-class DomainEntity(IdentityEntity):
+class DomainEntity(LimitOps, IdentityEntity):
     kind = "domain"
     label = "domain"
     table: ClassVar[Table] = T_DOMAIN
@@ -288,7 +289,7 @@ class DomainEntity(IdentityEntity):
         return {"id": role["uuid"]}
 
 
-class AccountEntity(IdentityEntity):
+class AccountEntity(LimitOps, IdentityEntity):
     kind = "account"
     label = "account"
     table: ClassVar[Table] = T_ACCOUNT

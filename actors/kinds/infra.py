@@ -117,7 +117,7 @@ class ZoneEntity(InfraEntity):
     @operation()
     async def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         self.alive()
-        zone_id, name = self.row["id"], changes.get("name")
+        name = changes.get("name")
         enabling = changes.get("allocation_state") == "Enabled" and self.row["allocation_state"] != "Enabled"
         if enabling:
             await self._ensure_traffic()

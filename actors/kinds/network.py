@@ -31,7 +31,9 @@ from cloudplane.actors.entity import Entity, operation
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds import ipranges
 from cloudplane.actors.kinds import router as vr
+from cloudplane.actors.kinds.limits import network_need, reservation
 from cloudplane.errors import ApiError, IllegalTransition, Insufficient, InternalError, NotAllowed, ParamError
+from cloudplane.store import limits
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.identity import Domain
@@ -169,8 +171,11 @@ class NetworkEntity(Entity):
 
     async def _born_with_vlan(self, values: dict[str, Any], vlan: int | None) -> None:
         uuid = self.ref.id
+        need = network_need(values)
+        defaults = await reservation(self.host, values["account_id"], need)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
+            await limits.reserve(conn, values["account_id"], need, defaults)  # 532 before anything is written
             net_id = (await conn.execute(insert(T_NET).values(**values, uuid=uuid))).inserted_primary_key[0]
             if vlan is not None and values.get("physical_network_id") is not None:
                 await conn.execute(insert(T_VNET).values(physical_network_id=values["physical_network_id"],
@@ -189,6 +194,7 @@ class NetworkEntity(Entity):
         net_id = self.row["id"]
 
         async def work(conn: AsyncConnection) -> None:
+            await limits.release(conn, self.row["account_id"], network_need(self.row))
             await conn.execute(delete(T_VNET).where(T_VNET.c.network_id == net_id))
 
         await self.host.writer.submit(work)

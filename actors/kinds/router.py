@@ -24,13 +24,15 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, case, or_, select, update
+from sqlalchemy import Table, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds.host import host_ref
+from cloudplane.actors.kinds.limits import reservation
 from cloudplane.agentproto import Cmd
 from cloudplane.errors import ApiError, Insufficient, InternalError, ParamError
+from cloudplane.store import limits
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
 from cloudplane.store.tables.images import Template
@@ -265,10 +267,16 @@ async def acquire_public_ip(net: NetworkEntity, account_id: int, domain_id: int,
 
 async def _take(net: NetworkEntity, ip_id: int, account_id: int, domain_id: int, net_id: int,
                 source_nat: bool) -> bool:
+    need = {"public_ip": 1}
+    defaults = await reservation(net.host, account_id, need)
+
     async def work(conn: AsyncConnection) -> bool:
+        await limits.reserve(conn, account_id, need, defaults)  # 532 before the address is taken
         res = await conn.execute(update(T_IP).where(T_IP.c.id == ip_id, T_IP.c.state == "Free").values(
             state="Allocated", account_id=account_id, domain_id=domain_id, associated_network_id=net_id,
             is_source_nat=source_nat, allocated=utcnow(), version=T_IP.c.version + 1))
+        if res.rowcount != 1:
+            await limits.release(conn, account_id, need)  # lost the race for this address
         return bool(res.rowcount == 1)
 
     return bool(await net.host.writer.submit(work))
@@ -287,8 +295,11 @@ async def release_public_ip(net: NetworkEntity, ip_uuid: str) -> None:
         raise ParamError(f"IP address {row.public_ip} is used for source NAT and cannot be disassociated")
 
     async def work(conn: AsyncConnection) -> None:
-        await conn.execute(update(T_IP).where(T_IP.c.id == row.id, T_IP.c.associated_network_id == net.row["id"])
-                           .values(**_FREE, version=T_IP.c.version + 1))
+        res = await conn.execute(update(T_IP).where(T_IP.c.id == row.id,
+                                                    T_IP.c.associated_network_id == net.row["id"])
+                                 .values(**_FREE, version=T_IP.c.version + 1))
+        if res.rowcount == 1 and row.account_id is not None and not row.is_system:
+            await limits.release(conn, row.account_id, {"public_ip": 1})
 
     await net.host.writer.submit(work)
 
@@ -298,7 +309,12 @@ async def release_public_ips(net: NetworkEntity) -> None:
     net_id = net.row["id"]
 
     async def work(conn: AsyncConnection) -> None:
+        held = (await conn.execute(select(T_IP.c.account_id, func.count()).where(
+            T_IP.c.associated_network_id == net_id, T_IP.c.account_id.is_not(None), T_IP.c.is_system.is_(False))
+            .group_by(T_IP.c.account_id))).all()
         await conn.execute(update(T_IP).where(T_IP.c.associated_network_id == net_id)
                            .values(**_FREE, version=T_IP.c.version + 1))
+        for account_id, n in held:
+            await limits.release(conn, account_id, {"public_ip": int(n)})
 
     await net.host.writer.submit(work)

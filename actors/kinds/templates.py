@@ -27,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity, operation
 from cloudplane.actors.identity import EntityRef
+from cloudplane.actors.kinds.limits import reservation, template_need
 from cloudplane.actors.kinds.offerings import write_details
 from cloudplane.errors import InternalError, ParamError, StaleVersion
+from cloudplane.store import limits
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.images import ISO_FORMAT, Template, TemplateZone
 from cloudplane.store.tables.infra import Zone
@@ -155,8 +157,11 @@ class TemplateEntity(Entity):
         exist already (a template made from a volume or snapshot), else they download."""
         if self.unborn:
             table, uuid, kind = self.table, self.ref.id, detail_type(values["format"])
+            need = template_need(values)
+            defaults = await reservation(self.host, values["account_id"], need)
 
             async def work(conn: AsyncConnection) -> dict[str, Any]:
+                await limits.reserve(conn, values["account_id"], need, defaults)  # 532 before any write
                 key = (await conn.execute(insert(table).values(**values, uuid=uuid, version=1,
                                                                created=utcnow()))).inserted_primary_key
                 assert key is not None
@@ -374,6 +379,8 @@ class TemplateEntity(Entity):
             await conn.execute(update(T_TZ).where(T_TZ.c.template_id == row_id, T_TZ.c.zone_id.in_(gone),
                                                   T_TZ.c.removed.is_(None))
                                .values(removed=now, download_state=Download.ABANDONED, version=T_TZ.c.version + 1))
+            if last:
+                await limits.release(conn, self.row["account_id"], template_need(self.row))
 
         await self._commit({"state": "Inactive", "removed": now} if last else {}, extra=extra)
         drivers = self._drivers()

@@ -17,13 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import operation
 from cloudplane.actors.identity import EntityRef
+from cloudplane.actors.kinds.annex import forget_annex
+from cloudplane.actors.kinds.limits import reservation, vm_need, volumes_need
 from cloudplane.actors.kinds.vmbase import T_VM, placement_cache
-from cloudplane.actors.kinds.vmchange import VmChanges
+from cloudplane.actors.kinds.vmvolumes import VmVolumes, forget_vm_snapshots
 from cloudplane.actors.kinds.vmdisks import Storage, expunge_volumes, forget_volumes, volume_values
+from cloudplane.actors.kinds.vmkeys import write_ssh_keys
 from cloudplane.actors.kinds.vmplace import T_AGVM, Groups, release_host
 from cloudplane.actors.kinds.vmstate import VmState, check
 from cloudplane.agentproto import Cmd, Power
 from cloudplane.errors import ApiError, Insufficient, ParamError
+from cloudplane.store import limits
 from cloudplane.store.base import utcnow
 from cloudplane.store.capacity import claim
 from cloudplane.store.tables.network import Network, Nic
@@ -42,21 +46,21 @@ _NAMES = update(T_VM).where(T_VM.c.id == bindparam("vid")).values(
     instance_name=bindparam("b_iname"), name=bindparam("b_name"), display_name=bindparam("b_dname"))
 
 
-class VmEntity(VmChanges):
+class VmEntity(VmVolumes):
     kind = "vm"
 
     # -- birth and death -------------------------------------------------------------------
     @operation(creates=True)
     async def create(self, values: dict[str, Any], start: bool = False, nets: list[dict[str, Any]] | None = None,
                      volumes: list[dict[str, Any]] | None = None, groups: dict[str, list[Any]] | None = None,
-                     **start_args: Any) -> dict[str, Any]:
-        """Deploy: the VM's row, its volumes and affinity memberships in one transaction,
+                     keys: dict[str, str] | None = None, **start_args: Any) -> dict[str, Any]:
+        """Deploy: the VM's row, its volumes, affinity memberships and SSH keys in one transaction,
         then its NICs (each network hands out its own), then (if asked) a start."""
         g = Groups(tuple(groups.get("anti", ())), tuple(groups.get("affinity", ())), tuple(groups.get("names", ())))\
             if groups else Groups()
         fresh = self.unborn
         if fresh:
-            await self._birth(values, volumes or [], g)
+            await self._birth(values, volumes or [], g, keys)
             try:
                 for i, n in enumerate(nets or []):
                     await self.host.call_entity(EntityRef("network", n["network"]), "allocate_nic", {
@@ -69,15 +73,20 @@ class VmEntity(VmChanges):
             return await self._start(deploy=True, groups=g if fresh else None, storage=storage, **start_args)
         return self._summary()
 
-    async def _birth(self, values: dict[str, Any], volumes: list[dict[str, Any]], g: Groups) -> None:
+    async def _birth(self, values: dict[str, Any], volumes: list[dict[str, Any]], g: Groups,
+                     keys: dict[str, str] | None = None) -> None:
         """One transaction: the row (built here in full, so nothing is read back), its
         hypervisor name once the id is known, its volumes and its group memberships."""
         now = utcnow()
         row = {**ROW_DEFAULTS, **values, "uuid": self.ref.id, "version": 1, "created": now, "updated": now,
                "state": VmState.STOPPED, "placement_key": self.ref.key}
         vm_uuid = self.ref.id
+        need = {**vm_need(row), **volumes_need(row, [int(v["size"]) for v in volumes])}
+        defaults = await reservation(self.host, row["account_id"], need)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
+            # The account's counts first: a refusal (532) has written nothing.
+            await limits.reserve(conn, row["account_id"], need, defaults)
             vm_id = (await conn.execute(_INSERT, row)).inserted_primary_key[0]
             prefix = PREFIX.get(row.get("type") or "User", "i")
             names = {"instance_name": f"i-{row['account_id']}-{vm_id}-VM" if prefix == "i" else f"{prefix}-{vm_id}-VM",
@@ -92,6 +101,8 @@ class VmEntity(VmChanges):
                 await conn.execute(_INSERT_VOL, volume_values(vm, volumes))
             if g.ids:
                 await conn.execute(_INSERT_MEMBER, [{"affinity_group_id": i, "instance_id": vm_id} for i in g.ids])
+            if keys:
+                await write_ssh_keys(conn, vm_id, keys)
             return vm
 
         self.row = await self.host.writer.submit(work)
@@ -102,10 +113,22 @@ class VmEntity(VmChanges):
         vm_id = self.row["id"]
 
         async def work(conn: AsyncConnection) -> None:
+            await limits.release(conn, self.row["account_id"], {**vm_need(self.row), **await self._root_need(conn)})
             await forget_volumes(conn, vm_id)
+            await write_ssh_keys(conn, vm_id, None)
             await conn.execute(delete(T_AGVM).where(T_AGVM.c.instance_id == vm_id))
 
         await self._save_with({"removed": utcnow(), "state": VmState.EXPUNGING}, work)
+
+    async def _root_need(self, conn: AsyncConnection, root_only: bool = False) -> dict[str, int]:
+        """What the VM's volumes (or only its ROOT volume) count, before they go."""
+        q = select(T_VOL.c.size_bytes).where(T_VOL.c.instance_id == self.row["id"], T_VOL.c.removed.is_(None))
+        if root_only:
+            q = q.where(T_VOL.c.volume_type == "ROOT")
+        return volumes_need(self.row, [int(r[0]) for r in (await conn.execute(q)).all()])
+
+    async def _give_back_vm(self, conn: AsyncConnection) -> None:
+        await limits.release(conn, self.row["account_id"], vm_need(self.row))
 
     @operation()
     async def destroy(self, expunge: bool = False) -> dict[str, Any]:
@@ -115,7 +138,8 @@ class VmEntity(VmChanges):
             await self._stop(forced=True)
         if self.state in (VmState.STOPPED, VmState.ERROR):
             check(self.state, VmState.DESTROYED)
-            await self.save(state=VmState.DESTROYED)
+            # A destroyed VM no longer counts (its volumes do, until expunged).
+            await self._save_with({"state": VmState.DESTROYED}, self._give_back_vm)
         if expunge:
             await self._expunge()
         return self._summary()
@@ -129,14 +153,19 @@ class VmEntity(VmChanges):
     async def _expunge(self) -> None:
         if self.state not in (VmState.DESTROYED, VmState.ERROR, VmState.EXPUNGING):
             raise ParamError(f"VM {self.ref.id} must be destroyed before it is expunged (it is {self.state})")
-        if self.state != VmState.EXPUNGING:
+        if self.state == VmState.ERROR:  # never destroyed: it still counts
+            await self._save_with({"state": VmState.EXPUNGING}, self._give_back_vm)
+        elif self.state != VmState.EXPUNGING:
             await self.save(state=VmState.EXPUNGING)
         await self._release_nics()
         vm_id = self.row["id"]
 
         async def work(conn: AsyncConnection) -> None:
+            await limits.release(conn, self.row["account_id"], await self._root_need(conn, root_only=True))
             await expunge_volumes(conn, vm_id)
+            await forget_vm_snapshots(conn, vm_id)
             await conn.execute(delete(T_AGVM).where(T_AGVM.c.instance_id == vm_id))
+            await forget_annex(conn, "UserVm", vm_id)  # its tags and details (SSH keys among them)
 
         await self._save_with({"removed": utcnow(), "host_id": None}, work)
 
@@ -164,7 +193,10 @@ class VmEntity(VmChanges):
     async def recover(self) -> dict[str, Any]:
         if self.state != VmState.DESTROYED or self.row.get("removed") is not None:
             raise ParamError(f"VM {self.ref.id} is {self.state}, not Destroyed: nothing to recover")
-        await self.save(state=VmState.STOPPED)
+        need = vm_need(self.row)
+        defaults = await reservation(self.host, self.row["account_id"], need)
+        await self._transact({"state": VmState.STOPPED},
+                             lambda conn: limits.reserve(conn, self.row["account_id"], need, defaults))
         return self._summary()
 
     # -- start, stop, reboot -----------------------------------------------------------------
@@ -187,7 +219,7 @@ class VmEntity(VmChanges):
         if self.state != VmState.STOPPING:
             await self.save(state=VmState.STOPPING)
         if host_id is not None:
-            ok, why, _ = await self._agent_here(Cmd.STOP, {"vm": self.instance_name})
+            ok, why, _ = await self._agent_here(Cmd.STOP, {"vm": self.instance_name, "forced": forced})
             if not ok and not forced:
                 await self.save(state=VmState.RUNNING)
                 raise ApiError(f"Failed to stop VM {self.ref.id}: {why}", 530)
@@ -211,6 +243,10 @@ class VmEntity(VmChanges):
     async def ha_restart(self, failed_host_id: int | None, restart: bool = True) -> dict[str, Any]:
         """Its host is Down and fenced: let go of it, then start elsewhere if HA-enabled."""
         host_id = self.row.get("host_id")
+        if self.state == VmState.MIGRATING and self.row.get("last_host_id") not in (None, host_id):
+            # Caught mid-move: it ends up on one side and the other claim is given back.
+            await self._settle_migration(host_id)
+            host_id = self.row.get("host_id")
         if failed_host_id is not None and host_id == failed_host_id and self.state in (
                 VmState.RUNNING, VmState.STARTING, VmState.STOPPING, VmState.MIGRATING):
             await self._release_to({"state": VmState.STOPPED, "host_id": None, "power_state": Power.OFF,
@@ -248,7 +284,7 @@ class VmEntity(VmChanges):
                 except Insufficient:
                     pass
             # Running on a host the store does not name: it must not run twice, stop that copy.
-            await self._agent(host_uuid, cluster_uuid, Cmd.STOP, {"vm": self.instance_name})
+            await self._agent(host_uuid, cluster_uuid, Cmd.STOP, {"vm": self.instance_name, "forced": True})
         return self._summary()
 
     def _factors(self, host_id: int) -> tuple[float, float]:
@@ -285,7 +321,7 @@ class VmEntity(VmChanges):
             await self._settle_migration(host_id)
             return
         if self.state == VmState.EXPUNGING:
-            await self.save(removed=utcnow(), host_id=None)
+            await self._expunge()  # idempotent: NICs, ROOT volume, then the row
         elif power == Power.ON:
             await self.save(state=VmState.RUNNING, power_state=Power.ON)
         elif power == Power.UNKNOWN and host_id is not None:

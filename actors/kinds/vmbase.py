@@ -4,7 +4,8 @@ transaction, and the shard's placement snapshot cache.
 
 The VM entity is assembled from layers, one concern per module:
 vmbase (this) → vmstart (placement and start) → vmmove (migration) →
-vmchange (scaling, restore, ISO, password, affinity) → vm (the lifecycle and
+vmchange (scaling, restore, ISO, password, affinity) → vmvolumes (data disks, volume
+and VM snapshots) → vm (the lifecycle and
 the entity kind itself).
 """
 
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cloudplane.actors.entity import Entity
 from cloudplane.actors.kinds.host import host_ref
 from cloudplane.actors.kinds.vmplace import release_host, versioned_vm
+from cloudplane.actors.kinds.vmspec import load_start_spec
 from cloudplane.actors.kinds.vmstate import TRANSITIONAL
+from cloudplane.agentproto import command_timeout
 from cloudplane.errors import ApiError
 from cloudplane.store.base import utcnow
 from cloudplane.store.tables.compute import VmInstance
@@ -113,10 +116,10 @@ class VmBase(Entity):
 
     async def _agent(self, host_uuid: str, cluster_uuid: str | None, name: str, args: dict[str, Any],
                      timeout: float | None = None) -> tuple[bool, str, dict[str, Any]]:
-        """One agent command to a host: (ok, error text, result)."""
-        msg: dict[str, Any] = {"name": name, "args": args}
-        if timeout is not None:
-            msg["timeout"] = timeout
+        """One agent command to a host: (ok, error text, result). The timeout defaults to
+        the command's own (agentproto.command_timeout: a real host needs longer for some)."""
+        msg: dict[str, Any] = {"name": name, "args": args,
+                               "timeout": timeout if timeout is not None else command_timeout(name)}
         try:
             ans = await self.host.call_entity(host_ref(host_uuid, cluster_uuid), "command", msg)
         except ApiError as e:
@@ -131,7 +134,13 @@ class VmBase(Entity):
         h, c = await self._host_uuid(host_id)
         return await self._agent(h, c, name, args)
 
+    async def _start_spec(self) -> dict[str, Any]:
+        """StartCommand's `vm`: the whole VM, disks and NICs included (vmspec.py)."""
+        async with self.host.engine.connect() as conn:
+            return await load_start_spec(conn, self.row, self.ref.id, self.instance_name)
+
     def _vm_spec(self) -> dict[str, Any]:
+        """The compute shape alone (ScaleVmCommand)."""
         r = self.row
         return {"name": self.instance_name, "uuid": self.ref.id, "cpus": r["cpu_count"], "mhz": r["cpu_speed_mhz"],
                 "ram_mb": r["ram_mb"], "type": r.get("type"), "ha": bool(r.get("ha_enabled")),

@@ -1,6 +1,6 @@
 """Changing a VM in place: its size (scaleVirtualMachine,
 changeServiceForVirtualMachine), its ROOT volume (restoreVirtualMachine),
-its ISO, its password and its affinity groups.
+its ISO, its password, its SSH keys and its affinity groups.
 
 The API handlers check what a caller may ask for (offerings, templates,
 policy settings); these operations check the VM's own state and keep the
@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import operation
+from cloudplane.actors.kinds.limits import negate, reservation, vm_need
 from cloudplane.actors.kinds.vmbase import placement_cache
-from cloudplane.actors.kinds.vmdisks import replace_root
+from cloudplane.actors.kinds.vmdisks import replace_root, zone_ratios
+from cloudplane.actors.kinds.vmkeys import write_ssh_keys
 from cloudplane.actors.kinds.vmmove import VmMoves
 from cloudplane.actors.kinds.vmplace import T_AGVM, release_host
 from cloudplane.actors.kinds.vmstate import VmState
 from cloudplane.agentproto import Cmd
 from cloudplane.errors import ApiError, ParamError
+from cloudplane.store import limits
 from cloudplane.store.capacity import claim
 
 SCALE_VM = "ScaleVmCommand"  # CloudStack's agent command name
@@ -37,8 +40,13 @@ class VmChanges(VmMoves):
         with dynamic scaling allowed, by claiming the difference on its host."""
         new = {"service_offering_id": offering_id, "cpu_count": cpu_count, "cpu_speed_mhz": cpu_speed_mhz,
                "ram_mb": ram_mb}
+        # What the account's counts change by (a scale-down gives back).
+        delta = {"cpu": cpu_count - int(self.row["cpu_count"]), "memory": ram_mb - int(self.row["ram_mb"])} \
+            if vm_need(self.row) else {}
+        account = self.row["account_id"]
+        defaults = await reservation(self.host, account, delta)
         if self.state in (VmState.STOPPED, VmState.ERROR):
-            await self.save(**new)
+            await self._transact(new, lambda conn: limits.reserve(conn, account, delta, defaults))
             return self._summary()
         if self.state != VmState.RUNNING or self.row.get("host_id") is None:
             raise ParamError(f"VM {self.ref.id} is {self.state}; it can be scaled when Stopped, or Running "
@@ -57,10 +65,19 @@ class VmChanges(VmMoves):
         cpu_f, mem_f = (cl.cpu_factor, cl.mem_factor) if cl is not None else (1.0, 1.0)
         dcpu, dmem = cpu - old_cpu, mem - old_mem
         old = {k: self.row[k] for k in new}
-        await self._transact(new, lambda conn: claim(conn, host_id, dcpu, dmem, cpu_f, mem_f))
+
+        async def grow(conn: AsyncConnection) -> None:  # its own transaction: either refusal undoes both
+            await claim(conn, host_id, dcpu, dmem, cpu_f, mem_f)
+            await limits.reserve(conn, account, delta, defaults)
+
+        async def undo(conn: AsyncConnection) -> None:
+            await release_host(conn, host_id, dcpu, dmem)
+            await limits.reserve(conn, account, negate(delta), defaults)  # negative: never refuses
+
+        await self._transact(new, grow)
         ok, why, _ = await self._agent_here(SCALE_VM, {"vm": self._vm_spec()})
         if not ok:
-            await self._save_with(old, lambda conn: release_host(conn, host_id, dcpu, dmem))
+            await self._save_with(old, undo)
             raise ApiError(f"Failed to scale VM {self.ref.id} on its host: {why}", 530)
         snap.adjust(host_id, dcpu, dmem)
         return self._summary()
@@ -76,11 +93,11 @@ class VmChanges(VmMoves):
         if was_running:
             await self._stop(forced=False)
         tpl = template_id if template_id is not None else self.row.get("template_id")
-        factor = float(await self.host.config("storage.overprovisioning.factor") or 2)
+        ratio = await zone_ratios(self.host.engine, self.row["zone_id"])
         vm = dict(self.row)
 
         async def work(conn: AsyncConnection) -> str:
-            return await replace_root(conn, vm, tpl, root_size, factor)
+            return await replace_root(conn, vm, tpl, root_size, ratio)
 
         await self._transact({"template_id": tpl}, work)
         placement_cache(self.host).invalidate(self.row["zone_id"])
@@ -122,6 +139,16 @@ class VmChanges(VmMoves):
         if self.state != VmState.STOPPED:
             raise ParamError(f"Vm {self.ref.id} should be stopped to do password reset")
         await self.save(password=encrypted)
+        return self._summary()
+
+    # -- SSH keys ------------------------------------------------------------------------------------
+    @operation()
+    async def reset_ssh_keys(self, keys: dict[str, str]) -> dict[str, Any]:
+        """resetSSHKeyForVirtualMachine: new key pairs for a Stopped VM (its next start takes them)."""
+        if self.state != VmState.STOPPED:
+            raise ParamError(f"Vm {self.ref.id} should be stopped to do SSH Key reset")
+        vm_id = self.row["id"]
+        await self._transact({}, lambda conn: write_ssh_keys(conn, vm_id, keys))
         return self._summary()
 
     # -- affinity groups -----------------------------------------------------------------------------

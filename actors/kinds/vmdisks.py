@@ -4,13 +4,15 @@ transaction as its host claim (actors/kinds/vmplace.py), next to the host (its
 cluster's pool or a zone-wide one).
 
 A pool's allocation is its STORAGE_ALLOCATED capacity row, claimed by
-conditional UPDATE (`used + size <= total × storage.overprovisioning.factor`)
+conditional UPDATE (`used + size <= total × ratio`, the pool's ratio from
+store/poolrules.py)
 and given back when a volume leaves the pool. The full volume API (attach,
 resize, snapshots) is its own entity kind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cloudplane.actors.kinds.vmplace import claim_pool, release_pool
 from cloudplane.errors import Insufficient
 from cloudplane.store.base import new_uuid, utcnow
+from cloudplane.store.poolrules import load_rules
 from cloudplane.store.tables.storage import StoragePool, Volume
 
 T_VOL: Table = Volume.__table__  # type: ignore[attr-defined]
@@ -40,6 +43,16 @@ def volume_values(vm: dict[str, Any], volumes: list[dict[str, Any]]) -> list[dic
             "template_id": v.get("template_id"), "format": "QCOW2", "provisioning_type": v.get("provisioning", "thin"),
             "display": True, "attached": utcnow()})
     return out
+
+
+Ratio = Callable[[int], float]  # pool id → how many times its capacity it may have allocated
+
+
+async def zone_ratios(engine: Any, zone_id: int) -> Ratio:
+    """The pools' ratios in a zone, as store/poolrules.py reads them at their scopes."""
+    async with engine.connect() as conn:
+        rules = await load_rules(conn)
+    return lambda pool_id: rules.ratio(pool_id, zone_id)
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ async def forget_volumes(conn: AsyncConnection, vm_id: int) -> None:
 
 
 async def replace_root(conn: AsyncConnection, vm: dict[str, Any], template_id: int | None, size: int,
-                       factor: float) -> str:
+                       ratio: Ratio) -> str:
     """restoreVirtualMachine: a new ROOT volume from the template on the old one's pool
     (claimed; unplaced if that pool has no room, to be placed at the next start); the old
     ROOT volume is expunged."""
@@ -101,7 +114,7 @@ async def replace_root(conn: AsyncConnection, vm: dict[str, Any], template_id: i
         T_VOL.c.instance_id == vm["id"], T_VOL.c.volume_type == "ROOT", T_VOL.c.removed.is_(None)))).first()
     await _give_back(conn, [old] if old is not None else [])
     pool = old.pool_id if old is not None else None
-    if pool is not None and not await claim_pool(conn, pool, size, factor):
+    if pool is not None and not await claim_pool(conn, pool, size, ratio(pool)):
         pool = None
     if old is not None:
         await conn.execute(update(T_VOL).where(T_VOL.c.id == old.id).values(
@@ -114,7 +127,7 @@ async def replace_root(conn: AsyncConnection, vm: dict[str, Any], template_id: i
     return str(row["uuid"])
 
 
-async def move_volumes(conn: AsyncConnection, vm_id: int, moves: dict[int, int], factor: float) -> None:
+async def move_volumes(conn: AsyncConnection, vm_id: int, moves: dict[int, int], ratio: Ratio) -> None:
     """Volumes (by id) to other pools: the destination claimed, the source given back."""
     rows = (await conn.execute(select(T_VOL.c.id, T_VOL.c.pool_id, T_VOL.c.size_bytes).where(
         T_VOL.c.instance_id == vm_id, T_VOL.c.id.in_(list(moves)), T_VOL.c.removed.is_(None)))).all()
@@ -123,7 +136,7 @@ async def move_volumes(conn: AsyncConnection, vm_id: int, moves: dict[int, int],
         dst = moves[r.id]
         if dst == r.pool_id:
             continue
-        if not await claim_pool(conn, dst, int(r.size_bytes), factor):
+        if not await claim_pool(conn, dst, int(r.size_bytes), ratio(dst)):
             for d in done:  # undo our part before refusing
                 await release_pool(conn, moves[d.id], int(d.size_bytes))
             raise Insufficient(f"storage pool {dst} has no room for volume {r.id} ({int(r.size_bytes) // 2**30} GiB)")

@@ -16,8 +16,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import operation
-from cloudplane.actors.kinds.vmbase import placement_cache
-from cloudplane.actors.kinds.vmdisks import Storage, move_volumes, storage_of
+from cloudplane.actors.kinds.vmbase import T_HOST, placement_cache
+from cloudplane.actors.kinds.vmdisks import Storage, move_volumes, storage_of, zone_ratios
 from cloudplane.actors.kinds.vmplace import Claim, affinity_of, commit_claim, release_host, vm_groups
 from cloudplane.actors.kinds.vmstart import VmPlacing
 from cloudplane.actors.kinds.vmstate import VmState
@@ -28,7 +28,7 @@ from cloudplane.supervisors.placement import HostView, Snapshot, Trace, plan
 
 T_VOL: Table = Volume.__table__  # type: ignore[attr-defined]
 T_POOL: Table = StoragePool.__table__  # type: ignore[attr-defined]
-UNBOUNDED = 1e12  # a factor that lets a volume go back where it came from whatever happened meanwhile
+UNBOUNDED = 1e12  # a ratio that lets a volume go back where it came from whatever happened meanwhile
 
 
 class VmMoves(VmPlacing):
@@ -69,18 +69,23 @@ class VmMoves(VmPlacing):
         async with self.host.engine.begin() as conn:
             version, _ = await commit_claim(conn, claim)
             if moves:
-                await move_volumes(conn, self.row["id"], moves, snap.storage_factor)
+                await move_volumes(conn, self.row["id"], moves, snap.ratio_of)
         self.row.update(changes)
         self.row["version"] = version
         if placement_cache(self.host).peek(snap.zone_id) is snap:
             snap.adjust(h.id, cpu, mem)
 
     async def _move(self, src: tuple[str, str | None], dst: HostView, snap: Snapshot) -> tuple[bool, str]:
+        """The destination prepares (networks, pools) for the whole VM; the source then moves
+        it to the destination's address (a real host's libvirt connects there)."""
         ok, why, _ = await self._agent(dst.uuid, snap.clusters[dst.cluster_id].uuid, Cmd.PREPARE_MIGRATION,
-                                       {"vm": self._vm_spec()})
+                                       {"vm": await self._start_spec()})
         if not ok:
             return False, why
-        ok, why, _ = await self._agent(src[0], src[1], Cmd.MIGRATE, {"vm": self.instance_name, "dest": dst.uuid})
+        async with self.host.engine.connect() as conn:
+            ip = (await conn.execute(select(T_HOST.c.private_ip).where(T_HOST.c.id == dst.id))).scalar()
+        ok, why, _ = await self._agent(src[0], src[1], Cmd.MIGRATE,
+                                       {"vm": self.instance_name, "dest": dst.uuid, "dest_ip": ip})
         return ok, why
 
     async def _live_migrate(self, host: str | None, cluster: str | None, avoid: list[int],
@@ -120,7 +125,7 @@ class VmMoves(VmPlacing):
         async def work(conn: AsyncConnection) -> None:
             await release_host(conn, dst_id, cpu, mem)
             if original:
-                await move_volumes(conn, vm_id, original, UNBOUNDED)
+                await move_volumes(conn, vm_id, original, lambda _: UNBOUNDED)
 
         await self._save_with({"state": VmState.RUNNING, "last_host_id": self.row["host_id"]}, work)
         snap = placement_cache(self.host).peek(self.row["zone_id"])
@@ -180,10 +185,10 @@ class VmMoves(VmPlacing):
             raise ParamError(f"Unable to find storage pool {pool} in the VM's zone")
         if p.status != "Up":
             raise ParamError(f"Storage pool {pool} is {p.status}")
-        factor = float(await self.host.config("storage.overprovisioning.factor") or 2)
+        ratio = await zone_ratios(self.host.engine, self.row["zone_id"])
         if vols:
             vm_id, moves = self.row["id"], {v: p.id for v in vols}
-            await self._transact({}, lambda conn: move_volumes(conn, vm_id, moves, factor))
+            await self._transact({}, lambda conn: move_volumes(conn, vm_id, moves, ratio))
         placement_cache(self.host).invalidate(self.row["zone_id"])
         return self._summary()
 

@@ -96,16 +96,14 @@ class Claim:
     mem_factor: float
     groups: Groups = Groups()
     storage: int = 0  # bytes of unplaced volumes
-    pools: tuple[int, ...] = ()  # candidate pools, best first
-    storage_factor: float = 2.0
+    pools: tuple[tuple[int, float], ...] = ()  # candidate pools, best first, with their allocation ratio
 
 
 def claim_for(snap: Snapshot, host: HostView, vm_id: int, version: int, changes: dict[str, Any], cpu: int,
               mem: int, groups: Groups, storage: int, storage_tags: tuple[str, ...]) -> Claim:
     c = snap.clusters[host.cluster_id]
-    pools = tuple(p.id for p in snap.pools_near(host.cluster_id, storage_tags)) if storage else ()
-    return Claim(vm_id, version, changes, host, cpu, mem, c.cpu_factor, c.mem_factor, groups, storage, pools,
-                 snap.storage_factor)
+    pools = tuple((p.id, p.ratio) for p in snap.pools_near(host.cluster_id, storage_tags)) if storage else ()
+    return Claim(vm_id, version, changes, host, cpu, mem, c.cpu_factor, c.mem_factor, groups, storage, pools)
 
 
 # Prebuilt statements: the claim is the deploy path's hot spot, and building an UPDATE
@@ -185,8 +183,9 @@ async def release_host(conn: AsyncConnection, host_id: int, cpu: int, mem: int) 
             await conn.execute(_RELEASE[ctype], {"h": host_id, "a": amount, "a2": amount})
 
 
-async def claim_pool(conn: AsyncConnection, pool_id: int, size: int, factor: float) -> bool:
-    res = await conn.execute(_CLAIM_POOL, {"p": pool_id, "a": size, "a2": size, "f": factor})
+async def claim_pool(conn: AsyncConnection, pool_id: int, size: int, ratio: float) -> bool:
+    """`size` bytes of a pool whose allocation may reach `ratio` × its capacity (store/poolrules.py)."""
+    res = await conn.execute(_CLAIM_POOL, {"p": pool_id, "a": size, "a2": size, "f": ratio})
     return res.rowcount == 1
 
 
@@ -215,8 +214,8 @@ async def commit_claim(conn: AsyncConnection, c: Claim) -> tuple[int, int | None
     await claim_host(conn, c.host, c.cpu, c.mem, c.cpu_factor, c.mem_factor)
     pool = None
     if c.storage:
-        for p in c.pools:
-            if await claim_pool(conn, p, c.storage, c.storage_factor):
+        for p, ratio in c.pools:
+            if await claim_pool(conn, p, c.storage, ratio):
                 pool = p
                 break
         else:

@@ -29,6 +29,8 @@ from cloudplane.store.base import utcnow
 from cloudplane.store.tables.compute import ServiceOffering
 from cloudplane.store.tables.network import Network, Nic
 from cloudplane.supervisors.placement import (
+    ALLOCATORS,
+    PLANNERS,
     Affinity,
     HostView,
     OfferingView,
@@ -99,9 +101,18 @@ class VmPlacing(VmBase):
             pod_id=await self._resolve(snap, "pod", pod), cluster_id=cluster_id,
             host_id=await self._resolve(snap, "host", host), host_tags=so.host_tags, storage_tags=so.storage_tags,
             needs_storage=storage.unplaced, hypervisor=self.row.get("hypervisor_type"), ha=ha,
-            owner_root_admin=root_admin,
-            planner=planner or so.planner or await self.host.config("vm.deployment.planner") or "FirstFitPlanner",
-            algorithm=await self.host.config("vm.allocation.algorithm") or "random", affinity=affinity)
+            owner_root_admin=root_admin, planner=planner or so.planner or await self._setting(
+                "vm.deployment.planner", PLANNERS, "FirstFitPlanner"),
+            algorithm=await self._setting("vm.allocation.algorithm", ALLOCATORS, "random"), affinity=affinity)
+
+    async def _setting(self, name: str, known: Any, default: str) -> str:
+        """A placement setting; an unknown value is logged and the default used (a typo in a
+        global setting must not stop every deploy)."""
+        value = (await self.host.config(name) or default).strip()
+        if value not in known:
+            log.warning("%s = %r is not one of %s; using %s", name, value, sorted(known), default)
+            return default
+        return value
 
     async def _claim(self, snap: Snapshot, h: HostView, groups: Groups, req: PlacementRequest) -> None:
         cpu, mem = self.demand
@@ -137,7 +148,8 @@ class VmPlacing(VmBase):
             await self._prepare_networks(h)
         except ApiError as e:
             return False, f"network preparation failed: {e.text}"
-        ok, why, _ = await self._agent(h.uuid, snap.clusters[h.cluster_id].uuid, Cmd.START, {"vm": self._vm_spec()})
+        ok, why, _ = await self._agent(h.uuid, snap.clusters[h.cluster_id].uuid, Cmd.START,
+                                       {"vm": await self._start_spec()})
         return ok, why
 
     async def _start(self, host: str | None = None, cluster: str | None = None, pod: str | None = None,
@@ -148,13 +160,19 @@ class VmPlacing(VmBase):
             return self._summary()
         if self.state not in (VmState.STOPPED, VmState.ERROR, VmState.STARTING):
             raise ParamError(f"VM {self.ref.id} is {self.state}; it can only be started when Stopped")
+        if self.state == VmState.STARTING and self.row.get("host_id") is not None:
+            # A start cut off after its claim (a resumed job): learn what became of it before
+            # claiming again, or the first claim would be held for ever beside the second.
+            await self.settle()
+            if self.state == VmState.RUNNING:
+                return self._summary()
         cache = placement_cache(self.host)
         zone = self.row["zone_id"]
         max_age = float(await self.host.config("vm.placement.cache.seconds") or 0)
         last_refusal = time.monotonic()  # a refusal needs a snapshot loaded after this
         snap = await cache.get(zone, max_age)
         async with self.host.engine.connect() as conn:
-            storage = storage or await storage_of(conn, self.row["id"])
+            storage = storage if storage is not None else await storage_of(conn, self.row["id"])
             groups = groups if groups is not None else await vm_groups(conn, self.row["id"])
             affinity = await affinity_of(conn, self.row["id"], groups) if groups.ids else Affinity()
         snap, req = await self._fresh_request(snap, host=host, cluster=cluster, pod=pod, ha=ha, planner=planner,

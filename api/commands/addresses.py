@@ -15,6 +15,7 @@ from cloudplane.api.commands.base import ALL, command, page
 from cloudplane.api.commands.networks import load_network_row, network_ref
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult
 from cloudplane.api.views.networks import ASSOC, IP, NET, NOS, PN, RANGE, SRC, Z, address_view, addresses_query
+from cloudplane.api.views.tags import tag_filter, tags_by_resource
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.tables.identity import Domain
 
@@ -124,8 +125,10 @@ async def list_public_ip_addresses(call: Call) -> ListResult:
             q = q.where(col == call.get(p))
     if call.get("keyword"):
         q = q.where(IP.c.public_ip.contains(call.get("keyword"), autoescape=True))
+    q = q.where(*tag_filter(call, "PublicIpAddress", IP.c.id))
     if call.get("vpcid"):
         q = q.where(false())  # no VPCs
     async with call.service.engine.connect() as conn:
         rows, total = await page(call, conn, q, IP.c.id)
-    return ListResult([address_view(r) for r in rows], total)
+        tags = await tags_by_resource(conn, "PublicIpAddress", [r.id for r in rows])
+    return ListResult([{**address_view(r), "tags": tags.get(r.id, [])} for r in rows], total)

@@ -23,6 +23,7 @@ from cloudplane.api.commands.identity import (
 )
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.api.views.identity import domain_view
+from cloudplane.api.views.limits import owners_limit_fields
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.base import new_uuid
 
@@ -47,7 +48,9 @@ async def domains_out(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
         D.c.parent_id.in_(ids), D.c.removed.is_(None)))).all()}
     parents = {r.id: r for r in (await conn.execute(select(D).where(D.c.id.in_(parent_ids)))).all()} \
         if parent_ids else {}
-    return [domain_view(r, has_child=r.id in with_children, parent=parents.get(r.parent_id)) for r in rows]
+    held = await owners_limit_fields(conn, domains=[(r.id, r.path) for r in rows])
+    return [{**domain_view(r, has_child=r.id in with_children, parent=parents.get(r.parent_id)),
+             **held[("domain", r.id)]} for r in rows]
 
 
 async def domain_out(call: Call, uuid: str) -> dict[str, Any]:

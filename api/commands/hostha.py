@@ -14,6 +14,7 @@ from cloudplane.actors.kinds.hostha import haconfig_ref
 from cloudplane.api.commands.base import ROOT, command, page
 from cloudplane.api.context import Call, JobTarget, ListResult, Raw
 from cloudplane.api.registry import ParamSpec
+from cloudplane.api.views.hosts import hostha_of
 from cloudplane.errors import ParamError
 from cloudplane.store.base import utcnow
 from cloudplane.store.tables.drs import HaConfig, HaStateTransition, SimulatorHaState
@@ -25,12 +26,7 @@ HA, TR, SIM, H, C, Z = (t.__table__ for t in (HaConfig, HaStateTransition, Simul
 
 
 def hostha_view(host_uuid: str, r: Any | None) -> dict[str, Any]:
-    if r is None:
-        return {"hostid": host_uuid, "haenable": False, "hastate": "Disabled"}
-    out = {"hostid": host_uuid, "haenable": bool(r.enabled), "hastate": r.ha_state}
-    if r.provider:
-        out["haprovider"] = r.provider
-    return out
+    return {"hostid": host_uuid, **hostha_of(r)}
 
 
 async def _host(call: Call, uuid: str) -> Any:

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from cloudplane.api.commands.base import ROOT, command, page
 from cloudplane.api.context import Call, JobTarget, ListResult
@@ -16,10 +16,13 @@ from cloudplane.actors.kinds.host import host_ref, token_hash
 from cloudplane.errors import ParamError
 from cloudplane.store.base import new_uuid
 from cloudplane.store.tables.capacity import Capacity, CapacityType
+from cloudplane.store.tables.drs import HaConfig
 from cloudplane.store.tables.infra import Cluster, Host, HostTag, Pod, Zone
+from cloudplane.store.tables.tags import Annotation
 
 H, C, P, Z = Host.__table__, Cluster.__table__, Pod.__table__, Zone.__table__  # type: ignore[attr-defined]
-TAG, CAP = HostTag.__table__, Capacity.__table__  # type: ignore[attr-defined]
+TAG, CAP, HA = HostTag.__table__, Capacity.__table__, HaConfig.__table__  # type: ignore[attr-defined]
+AN = Annotation.__table__  # type: ignore[attr-defined]
 HYPERVISORS = {"simulator": "Simulator", "kvm": "KVM"}
 
 
@@ -33,6 +36,16 @@ def hosts_q() -> Any:
             .where(H.c.removed.is_(None)))
 
 
+# addHost's statements, built once: building and hashing a statement of this size costs more
+# than running it, and addHost is what bulk registration (10,000 hosts) repeats.
+_NEW_HOST = hosts_q().where(H.c.uuid == bindparam("uuid"))
+_CLUSTER = select(C, P.c.uuid.label("pod_uuid"), Z.c.uuid.label("zone_uuid")).select_from(
+    C.join(P, C.c.pod_id == P.c.id).join(Z, C.c.zone_id == Z.c.id)).where(C.c.removed.is_(None))
+_CLUSTER_BY_ID = _CLUSTER.where(C.c.uuid == bindparam("cluster"))
+_CLUSTER_BY_NAME = _CLUSTER.where(C.c.name == bindparam("cluster"))
+_CLUSTER_BY_NAME_IN_POD = _CLUSTER_BY_NAME.where(P.c.uuid == bindparam("pod"))
+
+
 async def hosts_out(call: Call, conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     if not rows:
         return []
@@ -44,11 +57,17 @@ async def hosts_out(call: Call, conn: Any, rows: list[Any]) -> list[dict[str, An
     for c in (await conn.execute(select(CAP.c.owner_id, CAP.c.capacity_type, CAP.c.used).where(
             CAP.c.owner_type == "host", CAP.c.owner_id.in_(ids)))).all():
         used[(c.owner_id, c.capacity_type)] = c.used
+    ha = {h.resource_id: h for h in (await conn.execute(select(HA.c.resource_id, HA.c.enabled, HA.c.ha_state,
+                                                                 HA.c.provider).where(
+        HA.c.resource_type == "Host", HA.c.resource_id.in_(ids), HA.c.removed.is_(None)))).all()}
     ha_tag = await call.service.config("ha.tag")
     cpu_f = float(await call.service.config("cpu.overprovisioning.factor") or 1)
     mem_f = float(await call.service.config("mem.overprovisioning.factor") or 1)
-    return [host_view(r, tags=tags.get(r.id, []), ha_tag=ha_tag, cpu_used=used.get((r.id, CapacityType.CPU), 0),
-                      mem_used=used.get((r.id, CapacityType.MEMORY), 0), cpu_factor=cpu_f, mem_factor=mem_f)
+    noted = set((await conn.execute(select(AN.c.entity_uuid).where(
+        AN.c.entity_type == "HOST", AN.c.entity_uuid.in_([r.uuid for r in rows]), AN.c.removed.is_(None)))).scalars())
+    return [{**host_view(r, tags=tags.get(r.id, []), ha_tag=ha_tag, cpu_used=used.get((r.id, CapacityType.CPU), 0),
+                         mem_used=used.get((r.id, CapacityType.MEMORY), 0), cpu_factor=cpu_f, mem_factor=mem_f,
+                         ha=ha.get(r.id)), "hasannotations": r.uuid in noted}
             for r in rows]
 
 
@@ -56,6 +75,19 @@ async def load_hosts(call: Call, uuids: list[str]) -> list[dict[str, Any]]:
     async with call.service.engine.connect() as conn:
         rows = (await conn.execute(hosts_q().where(H.c.uuid.in_(uuids)))).all()
         return await hosts_out(call, conn, rows)
+
+
+async def new_host_out(call: Call, uuid: str, tags: list[str]) -> list[dict[str, Any]]:
+    """addHost's answer in one query, not four: a host just created has the tags it was given,
+    nothing allocated on it and no HA configuration yet."""
+    async with call.service.engine.connect() as conn:
+        rows = (await conn.execute(_NEW_HOST, {"uuid": uuid})).all()
+    tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    ha_tag = await call.service.config("ha.tag")
+    cpu_f = float(await call.service.config("cpu.overprovisioning.factor") or 1)
+    mem_f = float(await call.service.config("mem.overprovisioning.factor") or 1)
+    return [{**host_view(r, tags=tags, ha_tag=ha_tag, cpu_used=0, mem_used=0, cpu_factor=cpu_f, mem_factor=mem_f),
+             "hasannotations": False} for r in rows]
 
 
 async def host_target(call: Call, uuid: str) -> Any:
@@ -84,18 +116,16 @@ async def add_host(call: Call) -> ListResult:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ParamError(f"Invalid host url {url}: expected http://<address>")
+    if call.get("clusterid"):
+        q, args = _CLUSTER_BY_ID, {"cluster": call.get("clusterid")}
+    elif call.get("clustername") and call.get("podid"):
+        q, args = _CLUSTER_BY_NAME_IN_POD, {"cluster": call.get("clustername"), "pod": call.get("podid")}
+    elif call.get("clustername"):
+        q, args = _CLUSTER_BY_NAME, {"cluster": call.get("clustername")}
+    else:
+        raise ParamError("Unable to execute API command addhost due to missing parameter clusterid")
     async with call.service.engine.connect() as conn:
-        q = select(C, P.c.uuid.label("pod_uuid"), Z.c.uuid.label("zone_uuid")).select_from(
-            C.join(P, C.c.pod_id == P.c.id).join(Z, C.c.zone_id == Z.c.id)).where(C.c.removed.is_(None))
-        if call.get("clusterid"):
-            q = q.where(C.c.uuid == call.get("clusterid"))
-        elif call.get("clustername"):
-            q = q.where(C.c.name == call.get("clustername"))
-            if call.get("podid"):
-                q = q.where(P.c.uuid == call.get("podid"))
-        else:
-            raise ParamError("Unable to execute API command addhost due to missing parameter clusterid")
-        cl = (await conn.execute(q)).first()
+        cl = (await conn.execute(q, args)).first()
     if cl is None:
         raise ParamError(f"Unable to find cluster {call.get('clusterid') or call.get('clustername')}")
     if call.get("zoneid") and call.get("zoneid") != cl.zone_uuid:
@@ -119,7 +149,7 @@ async def add_host(call: Call) -> ListResult:
         "where": {"cluster": cl.uuid, "pod": cl.pod_uuid, "zone": cl.zone_uuid}}, "Host"))
     await call.service.event(call.caller, "HOST.CREATE", f"Added host {values['name']}",
                              resource_type="Host", resource_uuid=uuid)
-    items = await load_hosts(call, [uuid])
+    items = await new_host_out(call, uuid, tags)
     if token:
         items[0]["agenttoken"] = token  # shown once: the agent authenticates with it
     return ListResult(items, len(items))

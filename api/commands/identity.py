@@ -25,6 +25,7 @@ from cloudplane.api.context import Accepted, Call, Caller, JobTarget
 from cloudplane.api.secrets import hash_password
 from cloudplane.api.service import ApiService
 from cloudplane.api.views.identity import ROLE_TYPE_OF_ACCOUNT, account_view, user_view
+from cloudplane.api.views.limits import owners_limit_fields
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.tables.identity import Account, Domain, Role, User
 
@@ -218,7 +219,8 @@ async def accounts_out(conn: Any, caller: Caller, rows: list[Any]) -> list[dict[
     by_acct: dict[int, list[dict[str, Any]]] = {}
     for u in users:
         by_acct.setdefault(u.account_id, []).append(user_view(u, caller_domain_path=caller.domain_path))
-    return [account_view(r, users=by_acct.get(r.id, [])) for r in rows]
+    held = await owners_limit_fields(conn, accounts=[(r.id, r.account_type) for r in rows])
+    return [{**account_view(r, users=by_acct.get(r.id, [])), **held[("account", r.id)]} for r in rows]
 
 
 async def user_out(svc: ApiService, caller: Caller, uuid: str, *, include_removed: bool = False) -> dict[str, Any]:

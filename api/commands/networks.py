@@ -32,6 +32,7 @@ from cloudplane.api.views.networks import (
     offering_view,
     services_of,
 )
+from cloudplane.api.views.tags import tag_filter
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.base import new_uuid
 from cloudplane.store.tables.identity import Account
@@ -364,6 +365,7 @@ async def list_networks(call: Call) -> ListResult:
         q = q.where(NET.c.name.contains(kw, autoescape=True) | NET.c.display_text.contains(kw, autoescape=True))
     if call.get("supportedservices"):
         q = q.where(_supporting(call.get("supportedservices"), NET.c.network_offering_id))
+    q = q.where(*tag_filter(call, "Network", NET.c.id))
     if call.get("forvpc") or call.get("vpcid"):
         q = q.where(false())  # no VPCs
     admin = c.role_type != "User"

@@ -45,6 +45,7 @@ from cloudplane.api.commands.offerings import details_map
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult, Success
 from cloudplane.api.registry import ParamSpec, spec_from_listapis
 from cloudplane.api.service import ApiService
+from cloudplane.api.views.tags import tag_filter
 from cloudplane.api.views.templates import (
     Viewer,
     extract_view,
@@ -484,6 +485,7 @@ async def search(call: Call, kind: Kind, flt: str) -> ListResult:
         where.append(T.c.name.contains(call.get("keyword"), autoescape=True))
     elif call.get("name"):
         where.append(T.c.name == call.get("name"))
+    where.extend(tag_filter(call, kind.resource_type, T.c.id))
     if str(call.get("hypervisor") or "").lower() in HYPERVISORS:  # an unknown one filters nothing, as CloudStack
         where.append(T.c.hypervisor_type == HYPERVISORS[str(call.get("hypervisor")).lower()])
     if kind.iso and call.get("bootable") is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from cloudplane.api.commands.base import ALL, ROOT, command
+from cloudplane.api.commands.hosts import load_hosts
 from cloudplane.api.commands.vms import (
     READY,
     lifecycle,
@@ -25,11 +26,12 @@ from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.tables.compute import ServiceOffering
 from cloudplane.store.tables.images import ISO_FORMAT, Template, TemplateZone
+from cloudplane.store.tables.infra import Host
 from cloudplane.store.tables.storage import StoragePool, Volume
 from cloudplane.supervisors.placement import PlacementRequest, load_snapshot, plan
 
 SO, T, TZ = ServiceOffering.__table__, Template.__table__, TemplateZone.__table__  # type: ignore[attr-defined]
-VOL, SP = Volume.__table__, StoragePool.__table__  # type: ignore[attr-defined]
+VOL, SP, H = Volume.__table__, StoragePool.__table__, Host.__table__  # type: ignore[attr-defined]
 GiB = 2**30
 
 
@@ -72,11 +74,8 @@ async def change_service_for_virtual_machine(call: Call) -> dict[str, Any]:
 
 
 async def _host_in_zone(call: Call, uuid: str, zone_id: int) -> None:
-    from cloudplane.store.tables.infra import Host
-
-    h = Host.__table__  # type: ignore[attr-defined]
     async with call.service.engine.connect() as conn:
-        row = (await conn.execute(select(h.c.zone_id).where(h.c.uuid == uuid, h.c.removed.is_(None)))).first()
+        row = (await conn.execute(select(H.c.zone_id).where(H.c.uuid == uuid, H.c.removed.is_(None)))).first()
     if row is None:
         raise ParamError(f"Unable to find the host with id {uuid}")
     if row.zone_id != zone_id:
@@ -131,8 +130,6 @@ async def migrate_virtual_machine_with_volume(call: Call) -> Accepted:
 async def find_hosts_for_migration(call: Call) -> ListResult:
     """Every other Up host of the VM's zone; `suitableformigration` is what the planner
     would accept now, `requiresStorageMotion` whether its volumes would have to move."""
-    from cloudplane.api.commands.hosts import load_hosts
-
     vm = await owned_vm(call, call.get("virtualmachineid"))
     if vm.state != "Running" or vm.host_id is None:
         raise ParamError(f"VM {vm.uuid} is {vm.state}; only a Running VM can be migrated")

@@ -21,8 +21,10 @@ from cloudplane.api import scope
 from cloudplane.api.commands.base import ALL, command
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.api.views.vms import VM_BY_UUID, vm_filters, vm_page, vms_out
+from cloudplane.api.vmkeys import account_keys, keypair_names
 from cloudplane.errors import NotAllowed, ParamError
 from cloudplane.store.base import new_uuid
+from cloudplane.supervisors.placement import PLANNERS
 from cloudplane.store.tables.compute import AffinityGroup, DiskOffering, ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain
 from cloudplane.store.tables.images import Template, TemplateZone
@@ -158,7 +160,8 @@ async def _networks(call: Call, r: Any, account_id: int, domain_id: int) -> list
                 raise ParamError(f"Network {nid} is not in zone {r.z_uuid}")
             if n.acl_type == "Account" and n.account_id != account_id:
                 raise NotAllowed(f"Network {nid} belongs to another account")
-            out.append({"network": n.uuid, "ip": ips.get(nid) or (call.get("ipaddress") if i == 0 else None)})
+            out.append({"network": n.uuid, "ip": ips.get(nid) or (call.get("ipaddress") if i == 0 else None),
+                        "own": n.acl_type == "Account"})
         return out
     async with call.service.engine.connect() as conn:
         existing = (await conn.execute(_NETWORK[r.network_type == "Basic"], {"z": r.z_id, "a": account_id})).scalar()
@@ -166,7 +169,7 @@ async def _networks(call: Call, r: Any, account_id: int, domain_id: int) -> list
         if r.network_type == "Basic":
             raise ParamError(f"Zone {r.z_uuid} has no guest network to deploy in")
         existing = await _default_network(call, r, account_id, domain_id)
-    return [{"network": existing, "ip": call.get("ipaddress")}]
+    return [{"network": existing, "ip": call.get("ipaddress"), "own": r.network_type != "Basic"}]
 
 
 async def _default_network(call: Call, r: Any, account_id: int, domain_id: int) -> str:
@@ -193,15 +196,15 @@ async def _default_network(call: Call, r: Any, account_id: int, domain_id: int) 
     return uuid
 
 
-def placement_key(call: Call, nets: list[dict[str, Any]], zone_uuid: str) -> str:
-    """A new VM's shard home, fixed for its life: its default network's (the network hands
-    out its NICs and prepares its starts, so those calls stay inside one shard), or the
-    requested cluster's."""
+def placement_key(call: Call, nets: list[dict[str, Any]], account_uuid: str) -> str:
+    """A new VM's shard home, fixed for its life: the requested cluster's; else its default
+    network's when that network is its account's own (the network hands out the VM's NICs
+    and prepares its starts, so those calls stay inside one shard); else its account's."""
     if call.get("clusterid"):
         return str(call.get("clusterid"))
-    if nets:
+    if nets and nets[0].get("own"):
         return EntityRef("network", nets[0]["network"]).placement_key
-    return zone_uuid
+    return f"account:{account_uuid}"
 
 
 async def affinity_groups(call: Call, account_id: int) -> dict[str, list[Any]] | None:
@@ -236,13 +239,6 @@ async def new_password(call: Call) -> tuple[str, str]:
     return plain, call.service.key.encrypt(plain)
 
 
-def _no_keypairs(call: Call) -> None:
-    names = [n for n in [call.get("keypair"), *(call.get("keypairs") or [])] if n]
-    if names:
-        raise ParamError(f"A key pair with name '{names[0]}' was not found for the account "
-                         "(SSH key pairs are not supported yet)")
-
-
 @command("deployVirtualMachine", object_name="virtualmachine", entity_type="VirtualMachine",
          job_view=vm_password_view)
 async def deploy_virtual_machine(call: Call) -> Accepted:
@@ -250,7 +246,8 @@ async def deploy_virtual_machine(call: Call) -> Accepted:
     for p in ("hostid", "clusterid", "podid", "deploymentplanner"):
         if call.get(p) and not c.is_root_admin:
             raise NotAllowed(f"Only root admins may choose {p}")
-    _no_keypairs(call)
+    if call.get("deploymentplanner") and call.get("deploymentplanner") not in PLANNERS:
+        raise ParamError(f"Unknown deployment planner {call.get('deploymentplanner')}; use one of {sorted(PLANNERS)}")
     r = await _lookup(call)
     if r.z_state != "Enabled" and not c.is_root_admin:
         raise ParamError(f"Cannot perform this operation, Zone is currently disabled: {r.z_uuid}")
@@ -263,6 +260,8 @@ async def deploy_virtual_machine(call: Call) -> Accepted:
         raise ParamError(f"Template {r.t_uuid} is not ready in zone {r.z_uuid} "
                          f"(state: {r.download_state or 'not there'})")
     account_id, domain_id = await scope.target_account(call)
+    names = keypair_names(call)
+    keys = await account_keys(call, account_id, names) if names else None  # before any network is made
     if not r.is_public and r.t_account != account_id and not c.is_root_admin:
         raise NotAllowed(f"Template {r.t_uuid} is private to another account")
     volumes = await _volumes(call, r)
@@ -288,7 +287,13 @@ async def deploy_virtual_machine(call: Call) -> Accepted:
         "planner": call.get("deploymentplanner"), "root_admin": c.is_root_admin and account_id == c.account_id}
     if groups:
         args["groups"] = groups
-    ref = EntityRef("vm", uuid, placement_key(call, nets, r.z_uuid))
+    if keys:
+        args["keys"] = keys
+    acct_uuid = c.account_uuid
+    if account_id != c.account_id:
+        async with call.service.engine.connect() as conn:
+            acct_uuid = (await conn.execute(select(A.c.uuid).where(A.c.id == account_id))).scalar_one()
+    ref = EntityRef("vm", uuid, placement_key(call, nets, acct_uuid))
     return await call.service.accept(call, JobTarget(ref, "create", args, "VirtualMachine"), uuid)
 
 
@@ -321,6 +326,8 @@ async def start_virtual_machine(call: Call) -> Accepted:
     for p in ("hostid", "clusterid", "podid", "deploymentplanner"):
         if call.get(p) and not call.caller.is_root_admin:
             raise NotAllowed(f"Only root admins may choose {p}")
+    if call.get("deploymentplanner") and call.get("deploymentplanner") not in PLANNERS:
+        raise ParamError(f"Unknown deployment planner {call.get('deploymentplanner')}; use one of {sorted(PLANNERS)}")
     return await lifecycle(call, "start", {"host": call.get("hostid"), "cluster": call.get("clusterid"),
                                            "pod": call.get("podid"), "planner": call.get("deploymentplanner")})
 

@@ -14,8 +14,18 @@ def _pct(used: int, total: float) -> str:
     return f"{(100.0 * used / total) if total else 0:.2f}%"
 
 
+def hostha_of(ha: Any | None) -> dict[str, Any]:
+    """The host's Host-HA configuration (configureHAForHost), as listHosts nests it."""
+    if ha is None:
+        return {"haenable": False, "hastate": "Disabled"}
+    out = {"haenable": bool(ha.enabled), "hastate": ha.ha_state}
+    if ha.provider:
+        out["haprovider"] = ha.provider
+    return out
+
+
 def host_view(r: Any, *, tags: list[str], ha_tag: str, cpu_used: int, mem_used: int, cpu_factor: float,
-              mem_factor: float) -> dict[str, Any]:
+              mem_factor: float, ha: Any | None = None) -> dict[str, Any]:
     cpu_total = r.cpus * r.cpu_speed_mhz
     out: dict[str, Any] = {
         "id": r.uuid, "name": r.name, "state": r.status, "resourcestate": r.resource_state, "type": r.type,
@@ -33,7 +43,7 @@ def host_view(r: Any, *, tags: list[str], ha_tag: str, cpu_used: int, mem_used: 
         "created": format_date(r.created), "events": EVENTS, "hahost": bool(ha_tag and ha_tag in tags),
         "hasannotations": False, "islocalstorageactive": False, "capabilities": r.capabilities or "hvm",
         "managementserverid": r.mgmt_server_id, "outofbandmanagement": {"enabled": False, "powerstate": "Disabled"},
-        "hostha": {"haenable": False, "hastate": "Disabled"},
+        "hostha": hostha_of(ha),
     }
     if r.last_pinged is not None:
         out["lastpinged"] = format_date(r.last_pinged)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.api.dates import format_date
+from cloudplane.api.views.tags import tags_by_resource
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain
 from cloudplane.store.tables.images import Template
@@ -93,7 +94,9 @@ async def free_addresses(conn: AsyncConnection, rows: list[Any]) -> dict[int, in
 async def networks_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> list[dict[str, Any]]:
     services = await services_of(conn, list({r.network_offering_id for r in rows}))
     free = await free_addresses(conn, rows)
-    return [network_view(r, services.get(r.network_offering_id, []), free.get(r.id), admin=admin) for r in rows]
+    tags = await tags_by_resource(conn, "Network", [r.id for r in rows])
+    return [{**network_view(r, services.get(r.network_offering_id, []), free.get(r.id), admin=admin),
+             "tags": tags.get(r.id, [])} for r in rows]
 
 
 def can_use_for_deploy(r: Any, free: int | None) -> bool:

@@ -14,17 +14,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloudplane.actors.kinds.vmkeys import SSH_NAMES_DETAIL
 from cloudplane.api.dates import format_date
+from cloudplane.api.views.tags import tag_filter, tags_by_resource
 from cloudplane.store.tables.compute import AffinityGroup, AffinityGroupVm, ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain, User
 from cloudplane.store.tables.images import OsType, Template
 from cloudplane.store.tables.infra import Cluster, Host, Pod, Zone
 from cloudplane.store.tables.network import Network, Nic
-from cloudplane.store.tables.tags import ResourceTag
+from cloudplane.store.tables.tags import ResourceDetail
 
 VM, Z, H, T, SO, OS = (t.__table__ for t in (VmInstance, Zone, Host, Template, ServiceOffering, OsType))  # type: ignore[attr-defined]
-A, D, U, N, NET, TAG = (t.__table__ for t in (Account, Domain, User, Nic, Network, ResourceTag))  # type: ignore[attr-defined]
-AG, AGVM, C, P = (t.__table__ for t in (AffinityGroup, AffinityGroupVm, Cluster, Pod))  # type: ignore[attr-defined]
+A, D, U, N, NET = (t.__table__ for t in (Account, Domain, User, Nic, Network))  # type: ignore[attr-defined]
+AG, AGVM, C, P, DET = (t.__table__ for t in (AffinityGroup, AffinityGroupVm, Cluster, Pod,  # type: ignore[attr-defined]
+                                             ResourceDetail))
 ISO = T.alias("iso")
 
 
@@ -51,8 +54,9 @@ _VMS_BY_IDS = vms_query().where(VM.c.id.in_(bindparam("ids", expanding=True))).o
 _NICS = (select(N, NET.c.uuid.label("net_uuid"), NET.c.name.label("net_name"), NET.c.guest_type)
          .select_from(N.join(NET, N.c.network_id == NET.c.id))
          .where(N.c.instance_id.in_(bindparam("ids", expanding=True)), N.c.removed.is_(None)).order_by(N.c.device_id))
-_TAGS = select(TAG).where(TAG.c.resource_type == "UserVm", TAG.c.resource_id.in_(bindparam("ids", expanding=True)),
-                          TAG.c.removed.is_(None))
+_KEYPAIRS = select(DET.c.resource_id, DET.c.value).where(
+    DET.c.resource_type == "UserVm", DET.c.resource_id.in_(bindparam("ids", expanding=True)),
+    DET.c.name == SSH_NAMES_DETAIL)
 _GROUPS = (select(AGVM.c.instance_id, AG.c.uuid, AG.c.name, AG.c.description, AG.c.type, A.c.name.label("acct"),
                   D.c.uuid.label("dom_uuid"), D.c.name.label("dom_name"))
            .select_from(AGVM.join(AG, AGVM.c.affinity_group_id == AG.c.id).join(A, AG.c.account_id == A.c.id)
@@ -92,13 +96,7 @@ def vm_filters(call: Any, vis: Any, *, hide_destroyed: bool = False) -> list[Col
     if call.get("affinitygroupid"):
         where.append(VM.c.id.in_(select(AGVM.c.instance_id).where(
             AGVM.c.affinity_group_id == _id_of(AG, call.get("affinitygroupid")))))
-    for t in call.get("tags") or []:
-        sub = select(TAG.c.resource_id).where(TAG.c.resource_type == "UserVm", TAG.c.removed.is_(None))
-        if t.get("key") is not None:
-            sub = sub.where(TAG.c.name == t["key"])
-        if t.get("value") is not None:
-            sub = sub.where(TAG.c.value == t["value"])
-        where.append(VM.c.id.in_(sub))
+    where.extend(tag_filter(call, "UserVm", VM.c.id))
     return where
 
 
@@ -133,16 +131,16 @@ async def vms_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> lis
                "isdefault": bool(n.is_default), "macaddress": n.mac_address, "deviceid": str(n.device_id),
                "secondaryip": [], "extradhcpoption": []}
         nics.setdefault(n.instance_id, []).append({k: v for k, v in nic.items() if v is not None})
-    tags: dict[str, list[dict[str, Any]]] = {}
-    for t in (await conn.execute(_TAGS, ids)).all():
-        tags.setdefault(t.resource_uuid, []).append({"key": t.name, "value": t.value, "resourcetype": "UserVm",
-                                                     "resourceid": t.resource_uuid})
+    tags = await tags_by_resource(conn, "UserVm", ids["ids"])
     groups: dict[int, list[dict[str, Any]]] = {}
     for g in (await conn.execute(_GROUPS, ids)).all():
         groups.setdefault(g.instance_id, []).append({k: v for k, v in {
             "id": g.uuid, "name": g.name, "description": g.description, "type": g.type, "account": g.acct,
             "domainid": g.dom_uuid, "domain": g.dom_name}.items() if v is not None})
-    return [vm_view(r, nics.get(r.id, []), tags.get(r.uuid, []), groups.get(r.id, []), admin=admin) for r in rows]
+    keypairs = dict((await conn.execute(_KEYPAIRS, ids)).all())
+    return [{**vm_view(r, nics.get(r.id, []), tags.get(r.id, []), groups.get(r.id, []), admin=admin),
+             **({"keypairs": keypairs[r.id], "keypair": keypairs[r.id]} if keypairs.get(r.id) else {})}
+            for r in rows]
 
 
 def vm_view(r: Any, nics: list[dict[str, Any]], tags: list[dict[str, Any]], groups: list[dict[str, Any]], *,

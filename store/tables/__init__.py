@@ -11,6 +11,7 @@ from cloudplane.store.tables import (  # noqa: F401
     identity,
     images,
     infra,
+    keys,
     limits,
     network,
     probe,

@@ -76,6 +76,8 @@ class VmInstance(EntityBase, table=True):
     __table_args__ = (
         Index("ix_vm_instance_host_state", "host_id", "state"),
         Index("ix_vm_instance_account_state", "account_id", "state"),
+        # listVirtualMachines: count and page ids from the index alone, in id order.
+        Index("ix_vm_instance_list", "type", "removed", "id", "domain_id", "account_id"),
     )
 
     name: str = Field(max_length=NAME_LEN, index=True)  # the guest's host name

@@ -102,6 +102,10 @@ class Volume(EntityBase, table=True):
     chain_info: str | None = long_text()
     display: bool = Field(default=True)
     attached: datetime | None = Field(default=None)
+    # uploadVolume: where the volume comes from, and how far its (simulated) transfer is.
+    url: str | None = Field(default=None, max_length=DESC_LEN)
+    download_state: str | None = Field(default=None, max_length=KIND_LEN)
+    download_pct: int = Field(default=0)
 
 
 class Snapshot(EntityBase, table=True):

@@ -15,7 +15,7 @@ from cloudplane.supervisors.placement.filters import (
     PlanContext,
 )
 from cloudplane.supervisors.placement.planners import ALLOCATORS, PLANNERS
-from cloudplane.supervisors.placement.types import Decision, PlacementRequest, Snapshot, Trace
+from cloudplane.supervisors.placement.types import Decision, HostView, PlacementRequest, Snapshot, Trace
 
 DEFAULT_LIMIT = 4
 
@@ -45,7 +45,7 @@ def plan(snap: Snapshot, req: PlacementRequest, *, account_hosts: dict[int, int]
             clusters.append(c)
     chosen = []
     for c in planner.order(clusters, ctx):
-        for h in allocator.order(list(c.hosts), ctx):
+        for h in _ha_first(allocator.order(list(c.hosts), ctx), ctx):
             for hf in host_filters:
                 why = hf.rejects(h, ctx)
                 if why is not None:
@@ -57,3 +57,12 @@ def plan(snap: Snapshot, req: PlacementRequest, *, account_hosts: dict[int, int]
                 if len(chosen) >= limit:
                     return Decision(chosen, trace)
     return Decision(chosen, trace)
+
+
+def _ha_first(hosts: list[HostView], ctx: PlanContext) -> list[HostView]:
+    """HA restarts try the ha.tag hosts first (CloudStack sends them only there);
+    the others stay behind as a fallback, so a full HA host does not strand a VM."""
+    tag = ctx.snap.ha_tag
+    if not (ctx.req.ha and tag):
+        return hosts
+    return sorted(hosts, key=lambda h: tag not in h.tags)

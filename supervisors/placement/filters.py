@@ -107,12 +107,11 @@ class StorageReachable:
         need = ctx.req.needs_storage
         if not need:
             return None
-        factor = ctx.snap.storage_factor
         pools = ctx.snap.pools_near(cluster.id, ctx.req.storage_tags)
         if not pools:
             tags = f" with storage tags {list(ctx.req.storage_tags)}" if ctx.req.storage_tags else ""
             return f"no primary storage pool{tags}"
-        if not any(ctx.snap.pool_used.get(p.id, 0) + need <= p.total * factor for p in pools):
+        if not any(ctx.snap.pool_used.get(p.id, 0) + need <= p.room for p in pools):
             return f"no primary storage pool has {need / 2**30:.1f} GiB left"
         return None
 

@@ -20,6 +20,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloudplane.store.configdefs import BY_NAME
+from cloudplane.store.poolrules import PoolRules, load_rules
 from cloudplane.store.tables.capacity import Capacity, CapacityType
 from cloudplane.store.tables.compute import ServiceOffering
 from cloudplane.store.tables.config import Configuration
@@ -39,7 +40,7 @@ SP, SPT, SO, CONF = (t.__table__ for t in (StoragePool, StoragePoolTag, ServiceO
 
 SETTINGS = ("cpu.overprovisioning.factor", "mem.overprovisioning.factor",
             "cluster.cpu.allocated.capacity.disablethreshold", "cluster.memory.allocated.capacity.disablethreshold",
-            "ha.tag", "storage.overprovisioning.factor", "host.capacityType.to.order.clusters",
+            "ha.tag", "host.capacityType.to.order.clusters",
             "vm.user.dispersion.weight")
 
 
@@ -112,11 +113,12 @@ async def load_snapshot(conn: AsyncConnection, zone_id: int) -> Snapshot:
     offerings = {r.id: OfferingView(split_tags(r.host_tags), split_tags(r.storage_tags), r.deployment_planner or None)
                  for r in (await conn.execute(select(SO.c.id, SO.c.host_tags, SO.c.storage_tags,
                                                      SO.c.deployment_planner))).all()}
-    return build(zone_id, st, cl_rows, host_rows, tags, pool_rows, pool_tags, offerings)
+    return build(zone_id, st, cl_rows, host_rows, tags, pool_rows, pool_tags, offerings, await load_rules(conn))
 
 
 def build(zone_id: int, st: _Settings, cl_rows: list[Any], host_rows: list[Any], tags: dict[int, set[str]],
-          pool_rows: list[Any], pool_tags: dict[int, set[str]], offerings: dict[int, OfferingView]) -> Snapshot:
+          pool_rows: list[Any], pool_tags: dict[int, set[str]], offerings: dict[int, OfferingView],
+          rules: PoolRules = PoolRules()) -> Snapshot:
     by_cluster: dict[int, list[HostView]] = {}
     used: dict[int, list[int]] = {}
     by_uuid: dict[str, int] = {}
@@ -146,14 +148,14 @@ def build(zone_id: int, st: _Settings, cl_rows: list[Any], host_rows: list[Any],
         by_uuid[c.uuid] = c.id
         by_uuid[c.pod_uuid] = c.pod_id
     pools = {p.id: PoolView(p.id, p.uuid, p.cluster_id if p.scope == "CLUSTER" else None,
-                            frozenset(pool_tags.get(p.id, ())), int(p.total if p.total is not None else p.capacity_bytes))
+                            frozenset(pool_tags.get(p.id, ())), int(p.total if p.total is not None else p.capacity_bytes),
+                            rules.ratio(p.id, zone_id))
              for p in pool_rows if p.scope in ("CLUSTER", "ZONE")}
     order_by = st.get("host.capacityType.to.order.clusters").upper()
     return Snapshot(
         zone_id=zone_id, loaded_at=time.monotonic(), clusters=clusters,
         hosts={h.id: h for hs in by_cluster.values() for h in hs if h.cluster_id in clusters},
         pools=pools, offerings=offerings, ha_tag=st.get("ha.tag").strip(),
-        storage_factor=st.num("storage.overprovisioning.factor", None, 2.0),
         cluster_order_by="RAM" if order_by in ("RAM", "MEMORY") else "CPU",
         dispersion_weight=st.num("vm.user.dispersion.weight", None, 1.0),
         used=used, cluster_used=cl_used, cluster_total=cl_total,
@@ -191,10 +193,13 @@ class SnapshotCache:
             async with self.engine.connect() as conn:
                 snap = await load_snapshot(conn, zone_id)
             self.loads += 1
-            self._snaps[zone_id] = snap
+            held = self._snaps.get(zone_id)
+            if held is None or held.loaded_at < snap.loaded_at:
+                self._snaps[zone_id] = snap
             return snap
         finally:
-            self._loading.pop(zone_id, None)
+            if self._loading.get(zone_id) is asyncio.current_task():
+                del self._loading[zone_id]
 
     def peek(self, zone_id: int) -> Snapshot | None:
         return self._snaps.get(zone_id)

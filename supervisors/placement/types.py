@@ -86,7 +86,14 @@ class PoolView:
     uuid: str
     cluster_id: int | None  # None: zone-wide
     tags: frozenset[str]
-    total: int  # raw bytes; the claim multiplies by storage.overprovisioning.factor
+    total: int  # raw bytes
+    # How many times `total` may be allocated: the pool's storage.overprovisioning.factor times its
+    # zone's pool.storage.capacity.disablethreshold (store/poolrules.py; here the settings' defaults).
+    ratio: float = 2.0 * 0.85
+
+    @property
+    def room(self) -> float:
+        return self.total * self.ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +118,6 @@ class Snapshot:
     pools: dict[int, PoolView]
     offerings: dict[int, OfferingView]
     ha_tag: str
-    storage_factor: float
     cluster_order_by: str  # CPU | RAM: which capacity orders clusters and hosts
     dispersion_weight: float
     # Mutable: used capacity per host ([cpu MHz, memory bytes]) and per cluster, per pool.
@@ -145,7 +151,12 @@ class Snapshot:
         want = set(tags)
         near = [p for p in self.pools.values()
                 if (p.cluster_id is None or p.cluster_id == cluster_id) and want <= p.tags]
-        return sorted(near, key=lambda p: (self.pool_used.get(p.id, 0) / max(1, p.total), p.id))
+        return sorted(near, key=lambda p: (self.pool_used.get(p.id, 0) / max(1.0, p.room), p.id))
+
+    def ratio_of(self, pool_id: int) -> float:
+        """A pool's allocation ratio; 0 (nothing fits) for a pool the snapshot does not hold (not Up)."""
+        p = self.pools.get(pool_id)
+        return p.ratio if p is not None else 0.0
 
 
 @dataclass

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -77,3 +81,25 @@ def new_core(engine: AsyncEngine, name: str = "shard-t", **kw: Any) -> ShardCore
     core = ShardCore(name, engine, **kw)
     core.supervision = EntitySupervision(core, levels)
     return core
+
+
+@asynccontextmanager
+async def ray_runtime(policy: str, backend: str, tmp_dir: Path, prefix: str) -> AsyncIterator[Any]:
+    """A started Runtime on a fresh database (schema created), with fault injection on."""
+    from cloudplane.actors.runtime import Runtime
+    from cloudplane.settings import Settings
+    from cloudplane.store.engine import make_engine
+    from tests.dbs import fresh_database
+
+    async with fresh_database(backend, tmp_dir) as url:
+        engine = make_engine(url)
+        await create_schema(engine)
+        await engine.dispose()
+        settings = Settings(db_url=url, placement=policy, shards=2, fault_injection=True)
+        runtime = Runtime(settings, namespace=f"{prefix}-{policy}-{backend}-{time.monotonic_ns()}",
+                          reconcile_interval_s=1.0)
+        await runtime.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.stop()

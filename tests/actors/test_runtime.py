@@ -14,11 +14,8 @@ from sqlalchemy import select
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.runtime import Runtime
 from cloudplane.errors import ApiError
-from cloudplane.settings import Settings
-from cloudplane.store.engine import make_engine
 from cloudplane.store.jobs import JobStatus
-from tests.actors.local import JOBS, PROBES, create_schema, new_probes
-from tests.dbs import fresh_database
+from tests.actors.local import JOBS, PROBES, new_probes, ray_runtime
 
 pytestmark = pytest.mark.ray
 
@@ -30,16 +27,8 @@ CASES = [("grouped", "sqlite"), ("grouped", "mysql"), ("dedicated", "sqlite")]
 @pytest.fixture(params=CASES, ids=lambda c: f"{c[0]}-{c[1]}", scope="module")
 async def rt(request: pytest.FixtureRequest, ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runtime]:
     policy, backend = request.param
-    async with fresh_database(backend, Path(tmp_path_factory.mktemp("db"))) as url:
-        engine = make_engine(url)
-        await create_schema(engine)
-        await engine.dispose()
-        settings = Settings(db_url=url, placement=policy, shards=2, fault_injection=True)
-        runtime = Runtime(settings, namespace=f"t-{policy}-{backend}-{time.monotonic_ns()}",
-                          reconcile_interval_s=1.0)
-        await runtime.start()
+    async with ray_runtime(policy, backend, Path(tmp_path_factory.mktemp("db")), "t") as runtime:
         yield runtime
-        await runtime.stop()
 
 
 def many(rt: Runtime, grouped: int, dedicated: int) -> int:
@@ -92,15 +81,27 @@ async def test_identical_pending_starts_run_once(rt: Runtime) -> None:
     assert ra.result == rb.result == {"state": "Running", "starts": 1}
 
 
+async def _until_starting(rt: Runtime, refs: list[EntityRef], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with rt.engine.connect() as conn:  # type: ignore[union-attr]
+            states = (await conn.execute(select(PROBES.c.state).where(
+                PROBES.c.uuid.in_([r.id for r in refs])))).scalars().all()
+        if "Starting" in states and "Stopped" not in states:  # every start began, some still run
+            return
+        assert time.monotonic() < deadline, f"starts not under way after {timeout} s: {states}"
+        await asyncio.sleep(0.05)
+
+
 async def test_shard_exit_with_pending_jobs_loses_nothing(rt: Runtime) -> None:
     n = many(rt, 60, 3)
     refs = await new_probes(rt.engine, n)  # type: ignore[arg-type]
-    jobs = [await rt.submit(r, "start", {"delay": 0.5}) for r in refs]
-    jobs += [await rt.submit(r, "incr", {}) for r in refs]
-    await asyncio.sleep(0.2)  # starts are half-way: entities are in Starting
+    # Each entity: a start that stays in Starting for 3 s, then an incr queued behind it.
+    jobs = list(await asyncio.gather(*(rt.submit(r, "start", {"delay": 3.0}) for r in refs)))
+    jobs += await asyncio.gather(*(rt.submit(r, "incr", {}) for r in refs))
+    await _until_starting(rt, refs)  # the crash lands half-way, however slow the box
     victims = {rt.shard_for(r) for r in refs}
-    for shard in victims:
-        await rt.crash_shard(shard)
+    await asyncio.gather(*(rt.crash_shard(shard) for shard in victims))
     results = await asyncio.gather(*(rt.wait(j, 60) for j in jobs))
     assert all(r.status != JobStatus.PENDING for r in results)
     assert all(r.ok for r in results), [r.result for r in results if not r.ok][:3]
@@ -109,5 +110,8 @@ async def test_shard_exit_with_pending_jobs_loses_nothing(rt: Runtime) -> None:
             PROBES.c.uuid.in_([r.id for r in refs])))).all()
     assert {s for s, _ in states} == {"Running"}
     assert {c for _, c in states} == {1}
+    # Every incr ran once (it is non-resumable: one whose write committed before the exit is
+    # completed by the new incarnation, not run again); all victims are back before we ask them.
+    await asyncio.gather(*(rt.await_shard(shard) for shard in victims))
     infos = await rt.shard_infos()
     assert sum(i.recovered_jobs for i in infos if i.name in victims) >= 1

@@ -97,6 +97,23 @@ async def test_restart_intensity_exceeded_escalates_to_parent(engine: AsyncEngin
     await core.close()
 
 
+async def test_escalated_restart_waits_for_a_running_operation(engine: AsyncEngine) -> None:
+    # A sibling restarted by an escalation is re-read in its turn, never under its running
+    # operation (a settle beside a stop would give a host's capacity back twice).
+    core = new_core(engine, levels={"group": ("one_for_one", 0, 60.0)})
+    await core.ensure_started()
+    bad, busy = await new_probes(engine, 2, group="g3")
+    await core.run_op(busy, "info", {})
+    sleeping = asyncio.create_task(core.run_op(busy, "sleep", {"seconds": 0.5}))
+    await asyncio.sleep(0.05)
+    with pytest.raises(RuntimeError):
+        await core.run_op(bad, "fail", {})
+    assert core.entities[("probe", busy.id)].activations == 1, "restarted beside its running operation"
+    await sleeping
+    assert (await core.run_op(busy, "info", {}))["activations"] >= 2
+    await core.close()
+
+
 async def test_expected_failure_is_a_failed_job_not_a_crash(engine: AsyncEngine) -> None:
     core = new_core(engine)
     await core.ensure_started()

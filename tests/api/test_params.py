@@ -122,7 +122,7 @@ def test_integers(kind: str, text: str, expected: int) -> None:
      ("integer", "٣"), ("long", "9223372036854775808"), ("short", "32768"), ("integer", "9" * 5000)],
 )
 def test_bad_integers(kind: str, text: str) -> None:
-    with pytest.raises(ParamError, match=f"due to invalid value .* for parameter n$"):
+    with pytest.raises(ParamError, match="due to invalid value .* for parameter n$"):
         convert(P("n", kind), text, CMD)
 
 

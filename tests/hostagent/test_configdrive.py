@@ -28,6 +28,16 @@ def test_files() -> None:
         configdrive.files(spec(None))
 
 
+def test_ssh_keys_alone_make_a_drive() -> None:
+    keys = ("ssh-ed25519 AAAA a@x", "ssh-rsa BBBB b@y")
+    files = configdrive.files(VmSpec("i-2-10-VM", "6f1c9a7e-2b1d-4c1e-9d55-0b8f2a1c3d4e", 1, 1000, 256,
+                                     public_keys=keys, hostname="web-1"))
+    meta = json.loads(files["openstack/latest/meta_data.json"])
+    assert meta["public_keys"] == {"key-0": keys[0], "key-1": keys[1]} and meta["hostname"] == "web-1"
+    assert files["cloudstack/metadata/public-keys.txt"] == b"ssh-ed25519 AAAA a@x\nssh-rsa BBBB b@y\n"
+    assert "openstack/latest/user_data" not in files
+
+
 def _volume_label(iso: Path) -> str:
     """The ISO 9660 primary volume descriptor sits in sector 16; its volume id at bytes 40..72."""
     with iso.open("rb") as f:

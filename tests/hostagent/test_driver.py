@@ -189,6 +189,7 @@ def test_migration_flags_and_params() -> None:
     base = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
     assert migration_flags(live=True) == base | libvirt.VIR_MIGRATE_LIVE
     assert migration_flags(live=False) == base
+    assert migration_flags(live=True, unsafe=True) == base | libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
     assert migration_params(None) == {}
     assert migration_params("tcp://10.0.0.2:49152") == {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://10.0.0.2:49152"}
 

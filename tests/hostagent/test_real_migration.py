@@ -28,8 +28,8 @@ async def test_live_migration_by_migrate_command(lab: Lab, tmp_path: Path) -> No
     assert lab.a is not None
     b = await lab.daemon_b()
     src_id, dst_id = str(uuid.uuid4()), str(uuid.uuid4())
-    # Today's MigrateCommand names the destination by host id only: the source finds
-    # its address in migration.peers. The way back uses dest_ip, as proposed.
+    # A MigrateCommand without an address: the source finds it in migration.peers. The
+    # way back carries dest_ip, as the management server sends it.
     src_cfg = lab.agent_config(lab.a.uri, tmp_path, host_id=src_id, peers={dst_id: b.listen_addr or ""})
     dst_cfg = lab.agent_config(b.uri, tmp_path, host_id=dst_id)
     name = "i-2-202-VM"

@@ -67,6 +67,10 @@ def test_configure_enable_disable(live_server: Any, demo: dict[str, Any]) -> Non
     res = api.listHostHAResources(hostid=host)["hostha"]
     assert res == [{"hostid": host, "haenable": True, "hastate": "Available", "haprovider": "simulatorhaprovider"}]
     assert host in [r["hostid"] for r in api.listHostHAResources()["hostha"]]
+    # listHosts nests the same configuration; an unconfigured host shows HA disabled.
+    assert api.listHosts(id=host)["host"][0]["hostha"] == {
+        "haenable": True, "hastate": "Available", "haprovider": "simulatorhaprovider"}
+    assert api.listHosts(id=other)["host"][0]["hostha"] == {"haenable": False, "hastate": "Disabled"}
 
     cluster, zone = demo["clusters"][0]["id"], demo["zoneid"]
     assert api.disableHAForCluster(clusterid=cluster)["success"] is True
@@ -79,6 +83,8 @@ def test_configure_enable_disable(live_server: Any, demo: dict[str, Any]) -> Non
     assert _until(lambda: _hastate(api, host) == "Available", 15)
     disabled = api.disableHAForHost(hostid=host)["hostha"]
     assert disabled["haenable"] is False and disabled["hastate"] == "Disabled"
+    assert api.listHosts(id=host)["host"][0]["hostha"] == {
+        "haenable": False, "hastate": "Disabled", "haprovider": "simulatorhaprovider"}
     for cmd, key in ((api.enableHAForCluster, "clusterid"), (api.enableHAForZone, "zoneid"),
                      (api.disableHAForHost, "hostid")):
         assert _error(cmd, **{key: "6f1c0c36-6b7d-4b0e-9a3e-5c2f6d1e8a11"})["errorcode"] == 431

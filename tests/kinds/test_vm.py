@@ -65,6 +65,8 @@ async def test_lifecycle_and_capacity(ray_cluster: Any, tmp_path: Path, backend:
 
 async def test_concurrent_starts_never_overbook(ray_cluster: Any, tmp_path: Path) -> None:
     async with site("sqlite", tmp_path) as s:
+        # Hosts fill up completely: the cluster's 85 % disable threshold is not what this tests.
+        await s.set_config(**{"cluster.memory.allocated.capacity.disablethreshold": "1"})
         hosts = [await s.add_host() for _ in range(2)]
         for h in hosts:
             await s.wait_status(h, "Up")

@@ -40,10 +40,14 @@ def routers(root: cs.CloudStack, network_id: str) -> list[dict[str, Any]]:
     return list(root.listRouters(networkid=network_id, listall=True).get("router", []))
 
 
-def vnet_claims(server: LiveServer, vlan: int) -> int:
+def vnet_claims(server: LiveServer, vlan: int, network_id: str) -> int:
+    """Claims of `vlan` on the network's physical network (other zones of the session's
+    server have VLANs of the same numbers on theirs)."""
     path = server.db_url.split("///", 1)[1]
     with sqlite3.connect(path, timeout=30) as conn:
-        return int(conn.execute("SELECT count(*) FROM guest_vnet WHERE vnet = ?", (vlan,)).fetchone()[0])
+        return int(conn.execute(
+            "SELECT count(*) FROM guest_vnet WHERE vnet = ? AND physical_network_id = "
+            "(SELECT physical_network_id FROM network WHERE uuid = ?)", (vlan, network_id)).fetchone()[0])
 
 
 def test_first_deploy_creates_the_default_network_and_its_router(root: cs.CloudStack, adv: Zone,
@@ -82,11 +86,11 @@ def test_vlan_is_claimed_on_implement_and_released_by_gc(root: cs.CloudStack, ad
     vm = tenant.deploy(adv, networkids=net["id"])
     seen = as_admin(root, net["id"])
     vlan = int(seen["vlan"])
-    assert seen["state"] == "Implemented" and vnet_claims(live_server, vlan) == 1
+    assert seen["state"] == "Implemented" and vnet_claims(live_server, vlan, net["id"]) == 1
     tenant.api.stopVirtualMachine(id=vm["id"])
     shut = eventually(lambda: (n := as_admin(root, net["id"]))["state"] == "Allocated" and n, timeout=30)
     assert shut and "vlan" not in shut and "broadcasturi" not in shut, as_admin(root, net["id"])
-    assert vnet_claims(live_server, vlan) == 0
+    assert vnet_claims(live_server, vlan, net["id"]) == 0
     assert [x["state"] for x in routers(root, net["id"])] == ["Stopped"]
     # Started again: implemented again (a VLAN, maybe another one) and the same router running.
     vm = dict(tenant.api.startVirtualMachine(id=vm["id"])["virtualmachine"])
@@ -172,7 +176,7 @@ def test_delete_is_refused_while_vms_have_nics(root: cs.CloudStack, adv: Zone, t
     assert routers(root, net["id"]) == [] and "router" not in root.listRouters(id=r["id"], listall=True)
     (ip,) = root.listPublicIpAddresses(ipaddress=r["publicip"], zoneid=adv.id, allocatedonly=False)["publicipaddress"]
     assert ip["state"] == "Free"
-    assert vnet_claims(live_server, vlan) == 0
+    assert vnet_claims(live_server, vlan, net["id"]) == 0
 
 
 def test_restart_and_router_commands(root: cs.CloudStack, adv: Zone, tenant: Tenant) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,24 @@ async def test_hosts_come_back_after_their_shard_restarts(ray_cluster: Any, tmp_
         assert answer["ok"]
         await s.rt.run(ref, "sim_fault", {"fault": "partition"})
         await s.wait_status(h, "Alert", timeout=30)
+
+
+async def test_shorter_ping_interval_applies_at_once_and_pings_reach_the_store(ray_cluster: Any,
+                                                                                  tmp_path: Path) -> None:
+    async with site("sqlite", tmp_path) as s:
+        await s.set_config(ping_interval="60", ping_timeout="2")
+        hosts = [await s.add_host(f"http://sim/c1/h{i}") for i in range(3)]
+        for h in hosts:
+            await s.wait_status(h, "Up")
+        connected = {h: (await s.host(h)).last_pinged for h in hosts}
+        # From 60 s to 1 s: turns up to 60 s away move into the new interval, and nobody goes to
+        # Alert for having been silent under the old one.
+        await s.set_config(ping_interval="1", ping_timeout="2")
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            rows = {h: await s.host(h) for h in hosts}
+            assert all(r.status == "Up" for r in rows.values()), {h: r.status for h, r in rows.items()}
+            if all(rows[h].last_pinged > connected[h] for h in hosts):
+                break  # every host pinged, and the batch write recorded it
+            assert asyncio.get_running_loop().time() < deadline, "pings did not reach host.last_pinged"
+            await asyncio.sleep(0.3)

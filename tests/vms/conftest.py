@@ -6,18 +6,19 @@ deployer, once per session."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import cs
 import pytest
 
 import cloudplane
-from cloudplane.datacenter import Deployer, load_config
 
 DEMO = Path(cloudplane.__file__).parent / "demo.cfg"
 
@@ -29,6 +30,24 @@ def unique(prefix: str) -> str:
 def client(server: Any, key: str, secret: str) -> cs.CloudStack:
     return cs.CloudStack(endpoint=server.url, key=key, secret=secret, timeout=60, fetch_result=True,
                          poll_interval=0.05, job_timeout=60)
+
+
+def rows(server: Any, sql: str, *args: Any) -> list[Any]:
+    """Read the live server's SQLite store directly (what the API must not be trusted for)."""
+    conn = sqlite3.connect(server.db_url.split("///", 1)[1], timeout=30)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def libcloud_driver(server: Any) -> Any:
+    """Apache Libcloud's CloudStack driver against the live server, as the admin."""
+    from libcloud.compute.providers import Provider, get_driver
+
+    port = urlparse(server.url).port
+    cls = get_driver(Provider.CLOUDSTACK)
+    return cls(server.admin_key, server.admin_secret, host="127.0.0.1", port=port, path="/client/api", secure=False)
 
 
 def api_error(fn: Callable[..., Any], **params: Any) -> dict[str, Any]:
@@ -73,41 +92,10 @@ class CsApi:
     async def call_async(self, command: str, **params: Any) -> dict[str, Any]:
         return await self.call(command, **params)
 
-
-@pytest.fixture(scope="session")
-def root(live_server: Any) -> cs.CloudStack:
-    return client(live_server, live_server.admin_key, live_server.admin_secret)
-
-
-@pytest.fixture(scope="session")
-def cloud(live_server: Any, root: cs.CloudStack) -> Cloud:
-    cfg = load_config(DEMO)
-    cfg["zones"][0]["name"] = unique("vmzone")
-
-    asyncio.run(Deployer(CsApi(root), say=lambda _: None).deploy(cfg))  # type: ignore[arg-type]
-    zone = root.listZones(name=cfg["zones"][0]["name"])["zone"][0]
-    tpl = wait_for(lambda: next((t for t in root.listTemplates(templatefilter="featured", zoneid=zone["id"]).get(
-        "template", []) if t.get("isready") and t.get("hypervisor") == "Simulator"), None))
-    offerings = {o["name"]: o["id"] for o in root.listServiceOfferings()["serviceoffering"]}
-    hosts = [h for h in root.listHosts(zoneid=zone["id"], type="Routing")["host"]]
-    pools = [p["id"] for p in root.listStoragePools(zoneid=zone["id"])["storagepool"]]
-    return Cloud(zone["id"], tpl["id"], offerings["Small Instance"], offerings["Medium Instance"],
-                 sorted(hosts, key=lambda h: h["name"]), sorted({h["clusterid"] for h in hosts}), pools)
+    do = call_async
 
 
 @dataclass
 class Tenant:
     api: cs.CloudStack
     account: dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def tenant(live_server: Any, root: cs.CloudStack) -> Callable[[], Tenant]:
-    def make(accounttype: int = 0) -> Tenant:
-        name = unique("vmuser")
-        acct = root.createAccount(username=name, password="pw-" + name, email=f"{name}@example.org",
-                                  firstname="V", lastname=name, accounttype=accounttype)["account"]
-        keys = root.registerUserKeys(id=acct["user"][0]["id"])["userkeys"]
-        return Tenant(client(live_server, keys["apikey"], keys["secretkey"]), acct)
-
-    return make

@@ -4,14 +4,13 @@ CloudStack's recorded ones, and bad input refused with nothing half-created."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import cs
 import pytest
 
-from tests.vms.conftest import Cloud, api_error, unique, wait_for
+from tests.vms.conftest import Cloud, api_error, rows, unique, wait_for  # noqa: F401  (rows: re-exported)
 
 pytestmark = pytest.mark.ray
 RECORDED = json.loads(Path("/work/shared/cloudstack/responses/VirtualMachineService.json").read_text())
@@ -22,14 +21,6 @@ def recorded_vm(command: str) -> dict[str, Any]:
     if "jobresult" in body:
         return dict(body["jobresult"]["virtualmachine"])
     return dict(body["virtualmachine"][0])
-
-
-def rows(server: Any, sql: str, *args: Any) -> list[Any]:
-    conn = sqlite3.connect(server.db_url.split("///", 1)[1], timeout=30)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def deploy(api: cs.CloudStack, cloud: Cloud, **params: Any) -> dict[str, Any]:

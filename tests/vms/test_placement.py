@@ -93,9 +93,9 @@ def test_host_tags_ha_tag_and_state_filters() -> None:
     assert "reserved for HA" in reasons[f"host h{hosts[1]}"]
     assert "Maintenance" in reasons[f"host h{hosts[2]}"] and "Alert" in reasons[f"host h{hosts[3]}"]
     assert "lacks host tags ['gpu']" in reasons[f"host h{hosts[4]}"]
-    # An HA restart may use the HA host.
+    # An HA restart may use the HA host, and tries it first.
     ha = plan(snap, replace(REQ, host_tags=("gpu",), ha=True, algorithm="firstfit"))
-    assert [h.id for h in ha.hosts] == [hosts[0], hosts[1]]
+    assert [h.id for h in ha.hosts] == [hosts[1], hosts[0]]
 
 
 def test_overprovisioning_and_the_cluster_threshold() -> None:

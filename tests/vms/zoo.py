@@ -42,7 +42,7 @@ class Zoo:
                 for c in self.clusters}
         return Snapshot(
             zone_id=1, loaded_at=time.monotonic(), clusters={c.id: c for c in self.clusters}, hosts=hosts,
-            pools={p.id: p for p in self.pools}, offerings={}, ha_tag=self.ha_tag, storage_factor=2.0,
+            pools={p.id: p for p in self.pools}, offerings={}, ha_tag=self.ha_tag,
             cluster_order_by="CPU", dispersion_weight=1.0, used=used,
             cluster_used={c: [sum(used[h.id][0] for h in hs), sum(used[h.id][1] for h in hs)] for c, hs in live.items()},
             cluster_total={c: (sum(h.cpu_total for h in hs), sum(h.mem_total for h in hs)) for c, hs in live.items()},

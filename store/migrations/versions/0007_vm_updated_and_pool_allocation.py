@@ -1,7 +1,8 @@
 """vm updated and pool allocation: `vm_instance.updated` (when the VM last
-changed state: CloudStack's update_time, which expunge.delay counts from),
-and pools' STORAGE_ALLOCATED capacity rows brought up to the volumes on them
-(VM starts now claim pool allocation on that row)
+changed state: CloudStack's update_time, which expunge.delay counts from), an
+index that answers listVirtualMachines' count and page ids by itself, and
+pools' STORAGE_ALLOCATED capacity rows brought up to the volumes on them (VM
+starts now claim pool allocation on that row)
 
 Revision ID: 0007
 Revises: 0006
@@ -24,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('vm_instance', schema=None) as batch_op:
         batch_op.add_column(sa.Column('updated', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_vm_instance_list', ['type', 'removed', 'id', 'domain_id', 'account_id'],
+                              unique=False)
     # STORAGE_ALLOCATED (capacity type 3) of each pool: what its live volumes take.
     op.execute(
         "UPDATE capacity SET used = COALESCE((SELECT SUM(v.size_bytes) FROM volume v "
@@ -33,4 +36,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('vm_instance', schema=None) as batch_op:
+        batch_op.drop_index('ix_vm_instance_list')
         batch_op.drop_column('updated')
