@@ -131,7 +131,9 @@ def _check(r: httpx.Response, name: str) -> None:
         assert inner["errorcode"] == r.status_code and inner["errortext"] and inner["cserrorcode"], inner
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+# Derandomized: the same 300 requests every run, so the check below that they reached
+# the handlers cannot come and go with the draw.
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(req=_request())
 def test_live_server_answers_everything_with_an_envelope(fuzz_server: Api, req: tuple[str, dict[str, str], str]) -> None:

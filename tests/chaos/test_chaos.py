@@ -79,7 +79,7 @@ async def _quiesce(s: Site, jobs: list[str], ha: HaReconciler, timeout: float = 
             held = (await conn.execute(select(func.count()).select_from(VM.join(H, VM.c.host_id == H.c.id)).where(
                 H.c.status == "Down", VM.c.state.in_(("Running", "Starting", "Stopping", "Migrating")),
                 VM.c.removed.is_(None)))).scalar_one()
-            # HA restarts and settles are not jobs: wait for them too (for a while, not for ever).
+            # Settles and restarts after a power report are not jobs: wait for them too (not for ever).
             moving = (await conn.execute(select(func.count()).select_from(VM).where(
                 VM.c.state.in_(TRANSITIONAL), VM.c.removed.is_(None)))).scalar_one()
         if pending == 0 and held == 0 and moving == 0:

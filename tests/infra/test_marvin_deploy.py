@@ -80,9 +80,12 @@ def test_marvin_config_deploys(cfg: str, ray_cluster: Any, tmp_path: Path) -> No
             tpls = client.listTemplates(templatefilter="featured", zoneid=z["id"]).get("template", [])
             assert any(t["isready"] for t in tpls), f"no ready built-in template in zone {z['name']}"
         expected = 2 * len(zones)
-        svms = _eventually(lambda: [v for v in client.listSystemVms().get("systemvm", [])
-                                    if v["state"] == "Running"] if len(client.listSystemVms().get(
-                                        "systemvm", [])) >= expected else [])
+
+        def all_running() -> list[dict[str, Any]]:  # every system VM Running, or nothing yet
+            running = [v for v in client.listSystemVms().get("systemvm", []) if v["state"] == "Running"]
+            return running if len(running) >= expected else []
+
+        svms = _eventually(all_running)
         assert len(svms) == expected, client.listSystemVms()
         assert {v["systemvmtype"] for v in svms} == {"secondarystoragevm", "consoleproxy"}
     finally:
