@@ -378,7 +378,10 @@ async def recount(conn: AsyncConnection, owner: Owner, names: Iterable[str]) -> 
 
 async def counts(conn: AsyncConnection, owners: Iterable[Owner]) -> dict[Owner, dict[str, int]]:
     """The stored counts (types never counted yet are absent)."""
-    conds = [and_(T_COUNT.c.owner_type == t, T_COUNT.c.owner_id == i) for t, i in owners]
+    return await _counts_where(conn, [and_(T_COUNT.c.owner_type == t, T_COUNT.c.owner_id == i) for t, i in owners])
+
+
+async def _counts_where(conn: AsyncConnection, conds: list[Any]) -> dict[Owner, dict[str, int]]:
     out: dict[Owner, dict[str, int]] = {}
     if not conds:
         return out
@@ -427,12 +430,6 @@ async def page_counts(conn: AsyncConnection, account_ids: Iterable[int],
                       domain_ids: Iterable[int]) -> dict[Owner, dict[str, int]]:
     """The stored counts of a page of owners, in one query (a type never counted is absent:
     nothing of it was ever reserved, so its count is 0)."""
-    conds = [and_(T_COUNT.c.owner_type == t, T_COUNT.c.owner_id.in_(list(ids)))
-             for t, ids in (("account", set(account_ids)), ("domain", set(domain_ids))) if ids]
-    out: dict[Owner, dict[str, int]] = {}
-    if not conds:
-        return out
-    for r in (await conn.execute(select(T_COUNT.c.owner_type, T_COUNT.c.owner_id, T_COUNT.c.resource_type,
-                                        T_COUNT.c.used).where(or_(*conds)))).all():
-        out.setdefault((r.owner_type, r.owner_id), {})[r.resource_type] = int(r.used)
-    return out
+    return await _counts_where(conn, [and_(T_COUNT.c.owner_type == t, T_COUNT.c.owner_id.in_(list(ids)))
+                                      for t, ids in (("account", set(account_ids)), ("domain", set(domain_ids)))
+                                      if ids])

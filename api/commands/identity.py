@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cloudplane.api import scope
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget
@@ -27,6 +27,7 @@ from cloudplane.api.service import ApiService
 from cloudplane.api.views.identity import ROLE_TYPE_OF_ACCOUNT, account_view, user_view
 from cloudplane.api.views.limits import owners_limit_fields
 from cloudplane.errors import NotAllowed, ParamError
+from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.identity import Account, Domain, Role, User
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,19 @@ async def accounts_out(conn: Any, caller: Caller, rows: list[Any]) -> list[dict[
     for u in users:
         by_acct.setdefault(u.account_id, []).append(user_view(u, caller_domain_path=caller.domain_path))
     held = await owners_limit_fields(conn, accounts=[(r.id, r.account_type) for r in rows])
-    return [{**account_view(r, users=by_acct.get(r.id, [])), **held[("account", r.id)]} for r in rows]
+    vms = await _vm_states(conn, [r.id for r in rows])
+    return [{**account_view(r, users=by_acct.get(r.id, [])), **held[("account", r.id)],
+             "vmrunning": vms.get((r.id, "Running"), 0), "vmstopped": vms.get((r.id, "Stopped"), 0)}
+            for r in rows]
+
+
+async def _vm_states(conn: Any, account_ids: list[int]) -> dict[tuple[int, str], int]:
+    """User VMs per (account, state) for a page of accounts, in one query."""
+    vm = VmInstance.__table__  # type: ignore[attr-defined]
+    q = (select(vm.c.account_id, vm.c.state, func.count()).where(
+        vm.c.account_id.in_(account_ids), vm.c.type == "User", vm.c.removed.is_(None),
+        vm.c.state.in_(("Running", "Stopped"))).group_by(vm.c.account_id, vm.c.state))
+    return {(a, st): int(n) for a, st, n in (await conn.execute(q)).all()}
 
 
 async def user_out(svc: ApiService, caller: Caller, uuid: str, *, include_removed: bool = False) -> dict[str, Any]:

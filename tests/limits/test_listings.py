@@ -36,6 +36,7 @@ def test_list_accounts_carries_limits_totals_and_what_is_left(root: cs.CloudStac
     root_gib = int(root.listVolumes(virtualmachineid=vm["id"], listall=True)["volume"][0]["size"]) // GiB
     got = _account(root, acct)
     assert (got["vmlimit"], got["vmtotal"], got["vmavailable"]) == ("3", 1, "2")
+    assert (got["vmrunning"], got["vmstopped"]) == (0, 1)  # deployed without starting
     assert (got["vpclimit"], got["vpctotal"], got["vpcavailable"]) == ("Unlimited", 0, "Unlimited")
     assert (got["cputotal"], got["memorytotal"]) == (vm["cpunumber"], vm["memory"])
     assert (got["cpulimit"], got["cpuavailable"]) == ("40", str(40 - vm["cpunumber"]))
