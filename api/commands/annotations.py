@@ -144,6 +144,8 @@ async def add_annotation(call: Call) -> dict[str, Any]:
               "annotation": call.get("annotation"), "user_id": call.caller.user_id,
               "admins_only": bool(admins_only) if admins_only is not None else True}
     await call.service.run(call, JobTarget(EntityRef("annotation", uuid), "create", {"values": values}, "Annotation"))
+    await call.service.event(call.caller, "ANNOTATION.CREATE", f"Annotation on {etype} {row.uuid}",
+                             resource_type="Annotation", resource_uuid=uuid)
     return await _one_view(call, uuid)
 
 
@@ -162,6 +164,8 @@ async def _own_annotation(call: Call) -> Any:
 async def remove_annotation(call: Call) -> dict[str, Any]:
     row = await _own_annotation(call)
     await call.service.run(call, JobTarget(EntityRef("annotation", row.uuid), "remove", {}, "Annotation"))
+    await call.service.event(call.caller, "ANNOTATION.REMOVE", f"Removed annotation {row.uuid}",
+                             resource_type="Annotation", resource_uuid=row.uuid)
     return await _one_view(call, row.uuid)
 
 

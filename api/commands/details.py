@@ -56,6 +56,8 @@ async def add_resource_detail(call: Call) -> Accepted:
     rt, row = await _one(call)
     args = {"rtype": rt.name, "resource_id": row.id, "details": details,
             "display": call.get("fordisplay", True) is not False}
+    await call.service.event(call.caller, "CREATE_RESOURCE_DETAILS", f"Adding details {sorted(details)} to {rt.name}",
+                             state="Scheduled", resource_type=rt.name, resource_uuid=row.uuid)
     return await call.service.accept(call, JobTarget(annex_ref(rt, row.uuid), "add_details", args, rt.name))
 
 
@@ -66,6 +68,8 @@ async def remove_resource_detail(call: Call) -> Accepted:
         raise ParamError(f"Detail {key} is set by resetSSHKeyForVirtualMachine, not here")
     rt, row = await _one(call)
     args = {"rtype": rt.name, "resource_id": row.id, "key": key}
+    await call.service.event(call.caller, "DELETE_RESOURCE_DETAILS", f"Removing details from {rt.name}",
+                             state="Scheduled", resource_type=rt.name, resource_uuid=row.uuid)
     return await call.service.accept(call, JobTarget(annex_ref(rt, row.uuid), "remove_details", args, rt.name))
 
 

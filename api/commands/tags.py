@@ -64,8 +64,17 @@ async def create_tags(call: Call) -> Accepted:
         tags[str(e["key"])] = e["value"] or ""
     resources = await _targets(call, rt)
     args = {"rtype": rt.name, "resources": resources, "tags": tags, "customer": call.get("customer")}
+    await _scheduled(call, "CREATE_TAGS", f"Creating tags {sorted(tags)} on {len(resources)} {rt.name}", rt,
+                     resources)
     return await call.service.accept(call, JobTarget(annex_ref(rt, resources[0]["uuid"]), "create_tags", args,
                                                      rt.name))
+
+
+async def _scheduled(call: Call, type_: str, description: str, rt: ResourceType,
+                     resources: list[dict[str, Any]]) -> None:
+    """The Scheduled event of a tag job, as CloudStack records it (on the first resource)."""
+    await call.service.event(call.caller, type_, description, state="Scheduled", resource_type=rt.name,
+                             resource_uuid=resources[0]["uuid"])
 
 
 @command("deleteTags", roles=ALL, entity_type="Tag", job_view=_success_view)
@@ -74,6 +83,7 @@ async def delete_tags(call: Call) -> Accepted:
     entries = tag_entries(call, required=False)
     resources = await _targets(call, rt)
     args = {"rtype": rt.name, "resources": resources, "tags": entries}
+    await _scheduled(call, "DELETE_TAGS", f"Deleting tags from {len(resources)} {rt.name}", rt, resources)
     return await call.service.accept(call, JobTarget(annex_ref(rt, resources[0]["uuid"]), "delete_tags", args,
                                                      rt.name))
 

@@ -101,3 +101,20 @@ def test_annotations_round_trip(root: cs.CloudStack, cloud: Cloud, tenant: Any) 
     root.removeAnnotation(id=note["id"])
     assert root.listAnnotations(entityid=host) == {}
     assert root.listHosts(id=host)["host"][0]["hasannotations"] is False
+
+
+def test_tag_detail_and_annotation_changes_are_events(cloud: Cloud, tenant: Any) -> None:
+    user = tenant()
+    vm = deploy(user.api, cloud, startvm=False)
+    user.api.createTags(resourcetype="UserVm", resourceids=vm["id"], **{"tags[0].key": "a", "tags[0].value": "b"})
+    user.api.deleteTags(resourcetype="UserVm", resourceids=vm["id"])
+    user.api.addResourceDetail(resourcetype="UserVm", resourceid=vm["id"], **_details(k="v"))
+    user.api.removeResourceDetail(resourcetype="UserVm", resourceid=vm["id"], key="k")
+    note = user.api.addAnnotation(entitytype="VM", entityid=vm["id"], annotation="n")["annotation"]
+    user.api.removeAnnotation(id=note["id"])
+    events = user.api.listEvents(pagesize=200, page=1).get("event", [])
+    by_type = {e["type"]: e for e in events}
+    for t in ("CREATE_TAGS", "DELETE_TAGS", "CREATE_RESOURCE_DETAILS", "DELETE_RESOURCE_DETAILS",
+              "ANNOTATION.CREATE", "ANNOTATION.REMOVE"):
+        assert t in by_type, (t, sorted(by_type))
+    assert by_type["CREATE_TAGS"]["account"] == user.account["name"]
