@@ -247,10 +247,11 @@ class HostEntity(Entity):
         elif self.row["status"] == Status.UP and not self.syncing and (vms != self.synced or self.missing):
             # Only a changed report (or a miss waiting for confirmation) costs a look at the store.
             self.syncing = True
-            self.host.spawn(self._power_sync(dict(vms)))
+            self.host.spawn(self._power_sync(dict(vms), time.time()))
 
-    async def _power_sync(self, reported: dict[str, str]) -> None:
-        """Compare a ping's power states with what the store says runs here."""
+    async def _power_sync(self, reported: dict[str, str], seen: float) -> None:
+        """Compare a ping's power states (received at `seen`) with what the store says runs here."""
+        stale = False
         try:
             async with self.host.engine.connect() as conn:
                 rows = (await conn.execute(select(T_VM.c.uuid, T_VM.c.instance_name, T_VM.c.placement_key,
@@ -265,8 +266,9 @@ class HostEntity(Entity):
                 self.missing[name] = self.missing.get(name, 0) + 1
                 if self.missing[name] >= 2:  # gone for two ping intervals, not a glitch
                     self.missing.pop(name, None)
-                    await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
-                                                {"host_id": self.row["id"], "power": "PowerOff"})
+                    ans = await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
+                                                      {"host_id": self.row["id"], "power": "PowerOff", "seen": seen})
+                    stale = stale or bool(ans.get("stale"))
             for name in list(self.missing):
                 if name not in expected:
                     del self.missing[name]  # stopped or moved meanwhile: nothing to confirm
@@ -274,10 +276,12 @@ class HostEntity(Entity):
                 if r.instance_name in expected or reported.get(r.instance_name) != "PowerOn":
                     continue
                 # Running here though the store says otherwise: the VM entity decides.
-                await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
-                                            {"host_id": self.row["id"], "power": "PowerOn",
-                                             "host_uuid": self.ref.id, "cluster_uuid": self.ref.key})
-            self.synced = reported
+                ans = await self.host.call_entity(EntityRef("vm", r.uuid, r.placement_key), "power_report",
+                                                  {"host_id": self.row["id"], "power": "PowerOn", "seen": seen,
+                                                   "host_uuid": self.ref.id, "cluster_uuid": self.ref.key})
+                stale = stale or bool(ans.get("stale"))
+            # A report a VM set aside (it changed meanwhile) is compared again on the next ping.
+            self.synced = None if stale else reported
         except Exception:  # a failed sync is retried on the next ping
             log.exception("host %s: power-state sync failed", self.ref)
             self.synced = None

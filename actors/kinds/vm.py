@@ -10,6 +10,7 @@ a VM a dead process left in Starting, Stopping or Migrating.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, update
@@ -44,6 +45,15 @@ ROW_DEFAULTS: dict[str, Any] = {c.name: (c.default.arg if c.default is not None 
 _INSERT, _INSERT_VOL, _INSERT_MEMBER = T_VM.insert(), T_VOL.insert(), T_AGVM.insert()
 _NAMES = update(T_VM).where(T_VM.c.id == bindparam("vid")).values(
     instance_name=bindparam("b_iname"), name=bindparam("b_name"), display_name=bindparam("b_dname"))
+
+
+def _changed_since(updated: datetime | None, seen: float | None) -> bool:
+    """Whether the VM changed after `seen` (epoch seconds); naive times are UTC."""
+    if updated is None or seen is None:
+        return False
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return updated.timestamp() > seen
 
 
 class VmEntity(VmVolumes):
@@ -257,11 +267,14 @@ class VmEntity(VmVolumes):
 
     @operation()
     async def power_report(self, host_id: int, power: str, host_uuid: str | None = None,
-                           cluster_uuid: str | None = None) -> dict[str, Any]:
+                           cluster_uuid: str | None = None, seen: float | None = None) -> dict[str, Any]:
         """A host's ping disagrees with the store. Runs in the VM's mailbox, after any operation
-        already queued, and only touches stable states: a late report cannot undo a newer operation."""
-        if self.state in self.transitional:
-            return self._summary()
+        already queued, and only touches stable states; a report taken (`seen`, epoch seconds)
+        before the VM's last change describes the past and is ignored, or a ping that still saw
+        the VM running, answered just before its stop, would bring it back. An ignored report
+        says `stale`, and the host compares its next ping again."""
+        if self.state in self.transitional or _changed_since(self.row.get("updated"), seen):
+            return {**self._summary(), "stale": True}
         mine = self.row.get("host_id") == host_id
         if power == "PowerOff" and mine and self.state == VmState.RUNNING:
             await self._release_to({"state": VmState.STOPPED, "host_id": None, "power_state": Power.OFF,

@@ -163,3 +163,26 @@ async def test_live_migration_moves_capacity(ray_cluster: Any, tmp_path: Path) -
             await s.rt.run(ref, "migrate", {"host": hosts[1]})
         assert ei.value.code == 533
         assert (await _vm(s, ref.id)).state == "Running" and (await _used(s))[(b, 0)] == 1024 * 2**20
+
+
+async def test_a_report_taken_before_a_stop_does_not_bring_the_vm_back(ray_cluster: Any, tmp_path: Path) -> None:
+    # A ping that still saw the VM running, sent just before its stop was answered, arrives after
+    # the stop: it describes the past. A report taken after the stop is acted upon (adoption).
+    import time
+
+    async with site("sqlite", tmp_path) as s:
+        h = await s.add_host()
+        await s.wait_status(h, "Up")
+        ref = EntityRef("vm", new_uuid(), s.cluster)
+        await s.rt.run(ref, "create", {"values": await _values(s), "start": True})
+        host_id = (await s.host(h)).id
+        before_stop = time.time()
+        await asyncio.sleep(0.01)
+        await s.rt.run(ref, "stop", {})
+        report = {"host_id": host_id, "power": "PowerOn", "host_uuid": h, "cluster_uuid": s.cluster}
+        ans = await s.rt.run(ref, "power_report", {**report, "seen": before_stop})
+        assert ans["stale"] and (await _vm(s, ref.id)).state == "Stopped"
+        assert (await _used(s))[(host_id, 0)] == 0
+        ans = await s.rt.run(ref, "power_report", {**report, "seen": time.time()})
+        vm = await _vm(s, ref.id)
+        assert vm.state == "Running" and vm.host_id == host_id and (await _used(s))[(host_id, 0)] == 1024 * 2**20
