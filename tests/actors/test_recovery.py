@@ -10,7 +10,6 @@ writing the completion, which is what a process that died in between leaves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -18,20 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloudplane.actors.entity import OpSpec, operation
 from cloudplane.errors import StaleVersion
-from cloudplane.store.engine import make_engine
 from cloudplane.store.jobs import APPLIED, JobStatus
 from cloudplane.store.writer import GroupWriter
 from tests.actors.local import (
-    PROBES, create_schema, job_rows, new_core, new_probes, probe_row, wait_jobs, write_job,
+    PROBES, job_rows, new_core, new_probes, probe_row, wait_jobs, write_job,
 )
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    await create_schema(eng)
-    yield eng
-    await eng.dispose()
 
 
 async def test_write_and_applied_mark_commit_together(engine: AsyncEngine) -> None:

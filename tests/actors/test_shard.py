@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -13,19 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloudplane.actors.entity import KINDS
 from cloudplane.errors import StaleVersion
-from cloudplane.store.engine import make_engine
 from cloudplane.store.jobs import JobStatus
 from tests.actors.local import (
-    create_schema, job_rows, new_core, new_probes, probe_row, wait_jobs, write_job,
+    job_rows, new_core, new_probes, probe_row, wait_jobs, write_job,
 )
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    await create_schema(eng)
-    yield eng
-    await eng.dispose()
 
 
 async def test_thousand_ops_on_one_entity_are_serial_and_ordered(engine: AsyncEngine) -> None:
