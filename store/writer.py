@@ -19,7 +19,9 @@ Items come in four shapes:
   StaleVersion leaves nothing behind in the shared transaction.
 
 If the database rejects the batch, it is rolled back and each item is retried
-in a transaction of its own, so one bad item fails alone.
+in a transaction of its own, so one bad item fails alone. A deadlock or a lock
+wait timeout is nobody's fault: such a transaction is run again as it was, a
+few times, before anything fails.
 """
 
 from __future__ import annotations
@@ -59,6 +61,20 @@ class _BatchStale(Exception):
     """Some versioned item in a merged executemany matched no row."""
 
 
+# MariaDB/MySQL: deadlock, lock wait timeout. Two processes' batches can take row
+# locks (a host's capacity, an account's counts) in opposite orders.
+_TRANSIENT_CODES = (1213, 1205)
+TRANSIENT_RETRIES = 4
+
+
+def transient(e: BaseException) -> bool:
+    """A failure that running the same transaction again may not meet."""
+    if not isinstance(e, DBAPIError):
+        return False
+    args = getattr(e.orig, "args", None) or (None,)
+    return args[0] in _TRANSIENT_CODES or "database is locked" in str(e.orig)
+
+
 _VERSIONED_STMTS: dict[tuple[str, tuple[str, ...]], Executable] = {}
 
 
@@ -80,6 +96,7 @@ class WriterStats:
     batches: int = 0
     items: int = 0
     retries: int = 0
+    transient_retries: int = 0  # transactions run again after a deadlock or lock wait timeout
     busy_s: float = 0.0
 
 
@@ -191,6 +208,18 @@ class GroupWriter:
             _resolve(it, res)
 
     async def _in_transaction(self, batch: list[_Item]) -> list[Any]:
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await self._one_transaction(batch)
+            except DBAPIError as e:
+                if attempt == TRANSIENT_RETRIES or not transient(e):
+                    raise
+                self.stats.transient_retries += 1
+                log.debug("transient database error (%s); running the batch of %d again", e.orig, len(batch))
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _one_transaction(self, batch: list[_Item]) -> list[Any]:
         results: list[Any] = [None] * len(batch)
         async with self.engine.begin() as conn:
             # Inserts grouped per table (multi-row INSERT), in first-seen order.
