@@ -19,6 +19,11 @@ resources that exist; updateResourceCount recomputes them (`recount`).
 
 Every function runs inside the caller's transaction; a refusal undoes what the
 function itself wrote before raising, so a shared GroupWriter batch stays clean.
+
+`reserve` runs in every deploy's birth transaction, about twenty statements each
+time, so the statements on its path are built once at import (the `_UPPER_CASE`
+ones) and executed with their parameters: building an expression afresh per call
+cost more Python than executing it (operators, cache keys).
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, literal_column, or_, select, true, update
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloudplane.errors import LimitExceeded, ParamError
@@ -101,11 +106,14 @@ async def load_defaults(config: Callable[[str], Awaitable[str]]) -> dict[tuple[s
     return out
 
 
+_DEFAULT_SETTINGS = select(T_CONF.c.name, T_CONF.c.value).where(
+    T_CONF.c.name.in_([f"max.{o}.{k.setting}" for o in ("account", "domain") for k in KINDS]),
+    T_CONF.c.scope == "global")
+
+
 async def stored_defaults(conn: AsyncConnection) -> dict[tuple[str, str], int]:
     """The same, read in the caller's transaction (for code that has no shard at hand)."""
-    names = [f"max.{o}.{k.setting}" for o in ("account", "domain") for k in KINDS]
-    rows = dict((await conn.execute(select(T_CONF.c.name, T_CONF.c.value).where(
-        T_CONF.c.name.in_(names), T_CONF.c.scope == "global"))).all())
+    rows = dict((await conn.execute(_DEFAULT_SETTINGS)).all())
 
     async def value(name: str) -> str:
         v = rows.get(name)
@@ -131,60 +139,81 @@ class Chain:
         return [("account", self.account_id), *(("domain", d) for d in self.domains)]
 
 
+# The account and its domains in one query: a recursive CTE walks parent_id up from the
+# account's domain (the walk a loop of one query per level would do), `depth` orders it.
+_UP = select(T_ACCOUNT.c.domain_id.label("id"), literal_column("0").label("depth")).where(
+    T_ACCOUNT.c.id == bindparam("b_account")).cte("up", recursive=True)
+_UP = _UP.union_all(select(T_DOMAIN.c.parent_id, _UP.c.depth + 1).join_from(
+    T_DOMAIN, _UP, T_DOMAIN.c.id == _UP.c.id).where(T_DOMAIN.c.parent_id.is_not(None)))
+_CHAIN = select(T_ACCOUNT.c.name, T_ACCOUNT.c.account_type, _UP.c.id).join_from(T_ACCOUNT, _UP, true()).where(
+    T_ACCOUNT.c.id == bindparam("b_account")).order_by(_UP.c.depth)
+_PARENT = select(T_DOMAIN.c.parent_id).where(T_DOMAIN.c.id == bindparam("b_domain"))
+
+
 async def chain_of(conn: AsyncConnection, account_id: int) -> Chain:
-    a = (await conn.execute(select(T_ACCOUNT.c.name, T_ACCOUNT.c.account_type, T_ACCOUNT.c.domain_id)
-                            .where(T_ACCOUNT.c.id == account_id))).one()
-    domains: list[int] = []
-    d: int | None = a.domain_id
-    while d is not None:  # domains are a few levels deep
-        domains.append(d)
-        d = (await conn.execute(select(T_DOMAIN.c.parent_id).where(T_DOMAIN.c.id == d))).scalar_one_or_none()
-    return Chain(account_id, a.name, a.account_type == ROOT_ADMIN, tuple(domains))
+    rows = (await conn.execute(_CHAIN, {"b_account": account_id})).all()
+    if not rows:
+        raise NoResultFound("No row was found when one was required")  # as `.one()` said of the account
+    return Chain(account_id, rows[0].name, rows[0].account_type == ROOT_ADMIN, tuple(r.id for r in rows))
 
 
 async def domain_chain(conn: AsyncConnection, domain_id: int) -> tuple[int, ...]:
     out: list[int] = []
     d: int | None = domain_id
-    while d is not None:
+    while d is not None:  # domains are a few levels deep
         out.append(d)
-        d = (await conn.execute(select(T_DOMAIN.c.parent_id).where(T_DOMAIN.c.id == d))).scalar_one_or_none()
+        d = (await conn.execute(_PARENT, {"b_domain": d})).scalar_one_or_none()
     return tuple(out)
 
 
 # -- which limit is in force -------------------------------------------------------------------
 
 
-async def _set_limits(conn: AsyncConnection, owners: Iterable[Owner]) -> dict[tuple[str, int, str], int]:
-    conds = [and_(T_LIMIT.c.owner_type == t, T_LIMIT.c.owner_id == i) for t, i in owners]
-    if not conds:
-        return {}
-    rows = (await conn.execute(select(T_LIMIT.c.owner_type, T_LIMIT.c.owner_id, T_LIMIT.c.resource_type,
-                                      T_LIMIT.c.max_value).where(or_(*conds)))).all()
+SetLimits = dict[tuple[str, int, str], int]  # (owner type, owner id, resource type) → max_value
+
+# The limits set on an account and on its domains, in one query (an account id of None
+# matches nothing; an empty list of domains neither).
+_SET_LIMITS = select(T_LIMIT.c.owner_type, T_LIMIT.c.owner_id, T_LIMIT.c.resource_type, T_LIMIT.c.max_value).where(
+    or_(and_(T_LIMIT.c.owner_type == "account", T_LIMIT.c.owner_id == bindparam("b_account")),
+        and_(T_LIMIT.c.owner_type == "domain", T_LIMIT.c.owner_id.in_(bindparam("b_domains", expanding=True)))))
+
+
+async def _set_limits(conn: AsyncConnection, account_id: int | None, domains: Iterable[int]) -> SetLimits:
+    rows = (await conn.execute(_SET_LIMITS, {"b_account": account_id, "b_domains": list(domains)})).all()
     return {(r.owner_type, r.owner_id, r.resource_type): int(r.max_value) for r in rows}
 
 
-async def domain_limits(conn: AsyncConnection, domains: tuple[int, ...], defaults: Defaults) -> dict[int, dict[str, int]]:
-    """CloudStack's rule for a domain: its own limit, else the nearest ancestor's, else
-    `max.domain.*`; ROOT (the last of the chain) is unlimited."""
-    rows = await _set_limits(conn, [("domain", d) for d in domains])
-    out: dict[int, dict[str, int]] = {}
-    for i, d in enumerate(domains):
-        if i == len(domains) - 1:
-            out[d] = {k.name: UNLIMITED for k in KINDS}
-            continue
-        out[d] = {}
-        for k in KINDS:
-            found = next((rows[("domain", a, k.name)] for a in domains[i:-1] if ("domain", a, k.name) in rows), None)
-            out[d][k.name] = found if found is not None else defaults[("domain", k.name)]
+def _domains_in_force(domains: tuple[int, ...], rows: SetLimits, defaults: Defaults, name: str) -> list[int]:
+    """CloudStack's rule for each domain of a chain (nearest first): its own limit, else the
+    nearest ancestor's, else `max.domain.*`; ROOT (the last of the chain) is unlimited."""
+    out = [UNLIMITED] * len(domains)
+    found: int | None = None
+    for i in range(len(domains) - 2, -1, -1):  # from just below ROOT down: the nearest set limit wins
+        found = rows.get(("domain", domains[i], name), found)
+        out[i] = found if found is not None else defaults[("domain", name)]
     return out
 
 
-async def account_limits(conn: AsyncConnection, chain: Chain, defaults: Defaults) -> dict[str, int]:
+def _account_in_force(chain: Chain, rows: SetLimits, defaults: Defaults, name: str) -> int:
     """The account's own limit, else `max.account.*`; a root admin is unlimited."""
     if chain.root_admin:
-        return {k.name: UNLIMITED for k in KINDS}
-    rows = await _set_limits(conn, [("account", chain.account_id)])
-    return {k.name: rows.get(("account", chain.account_id, k.name), defaults[("account", k.name)]) for k in KINDS}
+        return UNLIMITED
+    return rows.get(("account", chain.account_id, name), defaults[("account", name)])
+
+
+async def domain_limits(conn: AsyncConnection, domains: tuple[int, ...], defaults: Defaults) -> dict[int, dict[str, int]]:
+    """The limits in force for each domain of a chain (nearest first, ROOT last)."""
+    if not domains:
+        return {}
+    rows = await _set_limits(conn, None, domains)
+    per_kind = {k.name: _domains_in_force(domains, rows, defaults, k.name) for k in KINDS}
+    return {d: {k.name: per_kind[k.name][i] for k in KINDS} for i, d in enumerate(domains)}
+
+
+async def account_limits(conn: AsyncConnection, chain: Chain, defaults: Defaults) -> dict[str, int]:
+    """The limits in force for the account."""
+    rows = await _set_limits(conn, chain.account_id, ()) if not chain.root_admin else {}
+    return {k.name: _account_in_force(chain, rows, defaults, k.name) for k in KINDS}
 
 
 # -- counting ----------------------------------------------------------------------------------
@@ -250,10 +279,25 @@ def _count_row(owner: Owner, name: str) -> Any:
     return and_(T_COUNT.c.owner_type == owner[0], T_COUNT.c.owner_id == owner[1], T_COUNT.c.resource_type == name)
 
 
+# One owner's count of one type, and what reserve does to it (parameters: b_type, b_id,
+# b_name, b_amount, b_ceiling; not column names, which an UPDATE would take as SET values).
+_ROW = and_(T_COUNT.c.owner_type == bindparam("b_type"), T_COUNT.c.owner_id == bindparam("b_id"),
+            T_COUNT.c.resource_type == bindparam("b_name"))
+_EXISTS = select(T_COUNT.c.id).where(_ROW)
+_BUMP = update(T_COUNT).where(_ROW).values(used=T_COUNT.c.used + bindparam("b_amount"))
+_BUMP_CAPPED = _BUMP.where(T_COUNT.c.used + bindparam("b_amount") <= bindparam("b_ceiling"))
+_UNBUMP = update(T_COUNT).where(_ROW).values(
+    used=case((T_COUNT.c.used >= bindparam("b_amount"), T_COUNT.c.used - bindparam("b_amount")), else_=0))
+
+
+def _row_params(owner: Owner, name: str) -> dict[str, Any]:
+    return {"b_type": owner[0], "b_id": owner[1], "b_name": name}
+
+
 async def _ensure(conn: AsyncConnection, owner: Owner, name: str) -> None:
     """A count row, created on first use from what exists. Racing creators: one insert
     wins, the others are ignored (and then add their own amount to the winner's)."""
-    if (await conn.execute(select(T_COUNT.c.id).where(_count_row(owner, name)))).first() is not None:
+    if (await conn.execute(_EXISTS, _row_params(owner, name))).first() is not None:
         return
     values = {"owner_type": owner[0], "owner_id": owner[1], "resource_type": name,
               "used": await measure(conn, owner, name)}
@@ -290,21 +334,19 @@ async def prepare(engine: AsyncEngine, account_id: int, names: Iterable[str], at
 
 async def _bump(conn: AsyncConnection, owner: Owner, name: str, amount: int, ceiling: int) -> bool:
     """used += amount if it stays within `ceiling` (counted units; < 0: unlimited)."""
-    cond = _count_row(owner, name)
-    if ceiling >= 0:
-        cond = and_(cond, T_COUNT.c.used + amount <= ceiling)
-    r = await conn.execute(update(T_COUNT).where(cond).values(used=T_COUNT.c.used + amount))
-    if r.rowcount == 1:
+    row = _row_params(owner, name)
+    stmt, params = (_BUMP_CAPPED, {**row, "b_amount": amount, "b_ceiling": ceiling}) if ceiling >= 0 else \
+        (_BUMP, {**row, "b_amount": amount})
+    if (await conn.execute(stmt, params)).rowcount == 1:
         return True
-    if ceiling >= 0 and (await conn.execute(select(T_COUNT.c.id).where(_count_row(owner, name)))).first():
+    if ceiling >= 0 and (await conn.execute(_EXISTS, row)).first():
         return False  # the row is there: the limit refused
     await _ensure(conn, owner, name)
-    return bool((await conn.execute(update(T_COUNT).where(cond).values(used=T_COUNT.c.used + amount))).rowcount)
+    return bool((await conn.execute(stmt, params)).rowcount)
 
 
 async def _unbump(conn: AsyncConnection, owner: Owner, name: str, amount: int) -> None:
-    await conn.execute(update(T_COUNT).where(_count_row(owner, name)).values(
-        used=case((T_COUNT.c.used >= amount, T_COUNT.c.used - amount), else_=0)))
+    await conn.execute(_UNBUMP, {**_row_params(owner, name), "b_amount": amount})
 
 
 def _exceeded(chain: Chain, owner: Owner, name: str) -> LimitExceeded:
@@ -324,21 +366,42 @@ async def reserve(conn: AsyncConnection, account_id: int, need: Need, defaults: 
     if defaults is None:
         defaults = await stored_defaults(conn)
     chain = await chain_of(conn, account_id)
-    acct = await account_limits(conn, chain, defaults)
-    doms = await domain_limits(conn, chain.domains, defaults) if not chain.root_admin else {}
+    rows = await _set_limits(conn, chain.account_id, chain.domains) if not chain.root_admin else {}
+    owners = chain.owners
     done: list[tuple[Owner, str, int]] = []
+    free: list[dict[str, Any]] = []  # counts no limit caps: added together once nothing refused
     for name, amount in need.items():
         unit = BY_NAME[name].unit
-        for owner in chain.owners:
-            if amount < 0:
+        if amount < 0:
+            for owner in owners:
                 await _unbump(conn, owner, name, -amount)
+            continue
+        # The limit of each owner, in `owners` order (a root admin's domains do not limit it).
+        caps = [UNLIMITED] * len(owners) if chain.root_admin else [
+            _account_in_force(chain, rows, defaults, name), *_domains_in_force(chain.domains, rows, defaults, name)]
+        for owner, limit in zip(owners, caps):
+            if limit < 0:
+                free.append({**_row_params(owner, name), "b_amount": amount})
                 continue
-            limit = acct[name] if owner[0] == "account" else doms.get(owner[1], {}).get(name, UNLIMITED)
-            if not await _bump(conn, owner, name, amount, limit * unit if limit >= 0 else UNLIMITED):
+            if not await _bump(conn, owner, name, amount, limit * unit):
                 for o, n, a in done:  # undo our part before refusing
                     await _unbump(conn, o, n, a)
                 raise _exceeded(chain, owner, name)
             done.append((owner, name, amount))
+    if free:
+        await _bump_all(conn, free)
+
+
+async def _bump_all(conn: AsyncConnection, params: list[dict[str, Any]]) -> None:
+    """Unconditional increments in one executemany (ROOT's counts, unlimited accounts': most
+    of a deploy's ten). A row missing (never counted yet) is created and counted after."""
+    if (await conn.execute(_BUMP, params)).rowcount == len(params):
+        return
+    for p in params:
+        if (await conn.execute(_EXISTS, p)).first() is None:
+            owner = (p["b_type"], p["b_id"])
+            await _ensure(conn, owner, p["b_name"])
+            await conn.execute(_BUMP, p)
 
 
 async def release(conn: AsyncConnection, account_id: int, need: Need) -> None:
