@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloudplane.api import signing
@@ -45,6 +45,10 @@ def _caller_query() -> Select[Any]:
     )
 
 
+# Looked up for every signed request whose key is not cached: built once.
+_BY_API_KEY = _caller_query().where(U.c.api_key == bindparam("b_key"))
+
+
 def _caller(row: Any, session: str | None = None) -> Caller:
     role_type = row.role_type or {1: "Admin", 2: "DomainAdmin", 3: "ResourceAdmin"}.get(row.account_type, "User")
     return Caller(row.id, row.uuid, row.username, row.aid, row.auuid, row.aname, row.account_type, row.did,
@@ -74,7 +78,7 @@ class Authenticator:
         hit = self._by_key.get(api_key)
         if hit is None or now - hit[0] > _CACHE_TTL_S:
             async with self.engine.connect() as conn:
-                row = (await conn.execute(_caller_query().where(U.c.api_key == api_key))).first()
+                row = (await conn.execute(_BY_API_KEY, {"b_key": api_key})).first()
             if row is None or not row.secret_key:
                 log.info("auth: unknown api key")
                 raise AuthError(AUTH_TEXT)

@@ -24,7 +24,7 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, case, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.identity import EntityRef
@@ -78,14 +78,16 @@ class Router:
         return EntityRef("vm", self.uuid, self.placement_key)
 
 
+# Read on every VM start in the network: built once (building it cost more than running it).
+_ROUTERS = select(T_VM.c.id, T_VM.c.uuid, T_VM.c.state, T_VM.c.placement_key, T_VM.c.instance_name,
+                  T_VM.c.removed).where(T_VM.c.type == "DomainRouter", T_VM.c.id.in_(
+                      select(T_NIC.c.instance_id).where(T_NIC.c.network_id == bindparam("b_net")))).order_by(T_VM.c.id)
+
+
 async def current(net: NetworkEntity) -> tuple[Router | None, int]:
     """The network's live router, if any, and how many it has had."""
     async with net.host.engine.connect() as conn:
-        rows = (await conn.execute(select(
-            T_VM.c.id, T_VM.c.uuid, T_VM.c.state, T_VM.c.placement_key, T_VM.c.instance_name, T_VM.c.removed)
-            .where(T_VM.c.type == "DomainRouter", T_VM.c.id.in_(
-                select(T_NIC.c.instance_id).where(T_NIC.c.network_id == net.row["id"])))
-            .order_by(T_VM.c.id))).all()
+        rows = (await conn.execute(_ROUTERS, {"b_net": net.row["id"]})).all()
     live = [r for r in rows if r.removed is None and r.state not in GONE]
     r = live[-1] if live else None
     return (Router(r.id, r.uuid, r.state, r.placement_key, r.instance_name) if r else None), len(rows)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity
@@ -32,6 +32,10 @@ from cloudplane.supervisors.placement import SnapshotCache
 T_VM: Table = VmInstance.__table__  # type: ignore[attr-defined]
 T_HOST: Table = Host.__table__  # type: ignore[attr-defined]
 T_CLUSTER: Table = Cluster.__table__  # type: ignore[attr-defined]
+
+# Read on every start: built once (a fresh expression per call costs more Python than running it).
+_HOST_UUIDS = select(T_HOST.c.uuid, T_CLUSTER.c.uuid.label("c")).select_from(
+    T_HOST.outerjoin(T_CLUSTER, T_HOST.c.cluster_id == T_CLUSTER.c.id)).where(T_HOST.c.id == bindparam("b_host"))
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 
 
@@ -109,9 +113,7 @@ class VmBase(Entity):
 
     async def _host_uuid(self, host_id: int) -> tuple[str, str | None]:
         async with self.host.engine.connect() as conn:
-            r = (await conn.execute(select(T_HOST.c.uuid, T_CLUSTER.c.uuid.label("c")).select_from(
-                T_HOST.outerjoin(T_CLUSTER, T_HOST.c.cluster_id == T_CLUSTER.c.id)).where(
-                T_HOST.c.id == host_id))).one()
+            r = (await conn.execute(_HOST_UUIDS, {"b_host": host_id})).one()
         return r.uuid, r.c
 
     async def _agent(self, host_uuid: str, cluster_uuid: str | None, name: str, args: dict[str, Any],

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.store.tables.images import OsType, Template
@@ -98,38 +98,44 @@ def start_spec(vm: Mapping[str, Any], *, uuid: str, name: str, volumes: Sequence
     return spec
 
 
+# Read on every start: built once, executed with parameters (building the expressions
+# afresh cost more Python than running them).
+_VOLUMES = select(T_VOL.c.uuid, T_VOL.c.path, T_VOL.c.volume_type, T_VOL.c.device_id, T_VOL.c.size_bytes,
+                  T_VOL.c.format, T_POOL.c.uuid.label("pool_uuid"), T_POOL.c.pool_type,
+                  T_POOL.c.host_address.label("pool_host"), T_POOL.c.path.label("pool_path")).select_from(
+    T_VOL.outerjoin(T_POOL, T_VOL.c.pool_id == T_POOL.c.id)).where(
+    T_VOL.c.instance_id == bindparam("b_vm"), T_VOL.c.removed.is_(None))
+_TEMPLATE = select(T_TPL.c.uuid, T_TPL.c.format, T_TPL.c.url).where(T_TPL.c.id == bindparam("b_tpl"))
+_DETAILS = select(T_DETAIL.c.name, T_DETAIL.c.value).where(
+    T_DETAIL.c.resource_type == bindparam("b_kind"), T_DETAIL.c.resource_id == bindparam("b_id"))
+_OS = select(T_OS.c.display_name).where(T_OS.c.id == bindparam("b_os"))
+_NICS = select(T_NIC.c.mac_address, T_NIC.c.device_id, T_NIC.c.ip4_address, T_NIC.c.netmask, T_NIC.c.gateway,
+               T_NIC.c.is_default, T_NIC.c.traffic_type, T_NIC.c.broadcast_uri, T_NIC.c.mtu,
+               T_NET.c.traffic_type.label("net_traffic"), T_NET.c.broadcast_uri.label("net_broadcast_uri"),
+               T_TRAFFIC.c.kvm_network_label.label("label")).select_from(
+    T_NIC.join(T_NET, T_NIC.c.network_id == T_NET.c.id).outerjoin(T_TRAFFIC, and_(
+        T_TRAFFIC.c.physical_network_id == T_NET.c.physical_network_id,
+        T_TRAFFIC.c.traffic_type == T_NET.c.traffic_type, T_TRAFFIC.c.removed.is_(None)))).where(
+    T_NIC.c.instance_id == bindparam("b_vm"), T_NIC.c.removed.is_(None))
+_KEYS = select(T_DETAIL.c.value).where(T_DETAIL.c.resource_type == "UserVm", T_DETAIL.c.resource_id == bindparam("b_vm"),
+                                       T_DETAIL.c.name == SSH_KEY_DETAIL)
+
+
 async def load_start_spec(conn: AsyncConnection, vm: Mapping[str, Any], uuid: str, name: str) -> dict[str, Any]:
     """Read the VM's volumes (with their pools), template, OS, NICs (with their networks'
     broadcast URIs and traffic labels) and SSH keys, and build its `vm` object."""
     vm_id = vm["id"]
-    volumes = (await conn.execute(
-        select(T_VOL.c.uuid, T_VOL.c.path, T_VOL.c.volume_type, T_VOL.c.device_id, T_VOL.c.size_bytes,
-               T_VOL.c.format, T_POOL.c.uuid.label("pool_uuid"), T_POOL.c.pool_type,
-               T_POOL.c.host_address.label("pool_host"), T_POOL.c.path.label("pool_path"))
-        .select_from(T_VOL.outerjoin(T_POOL, T_VOL.c.pool_id == T_POOL.c.id))
-        .where(T_VOL.c.instance_id == vm_id, T_VOL.c.removed.is_(None)))).mappings().all()
+    volumes = (await conn.execute(_VOLUMES, {"b_vm": vm_id})).mappings().all()
     template, details = None, {}
     if vm.get("template_id") is not None:
-        template = (await conn.execute(select(T_TPL.c.uuid, T_TPL.c.format, T_TPL.c.url).where(
-            T_TPL.c.id == vm["template_id"]))).mappings().first()
+        template = (await conn.execute(_TEMPLATE, {"b_tpl": vm["template_id"]})).mappings().first()
         kind = "ISO" if template is not None and template["format"] == ISO_FORMAT else "Template"
-        details = {r.name: r.value for r in (await conn.execute(select(T_DETAIL.c.name, T_DETAIL.c.value).where(
-            T_DETAIL.c.resource_type == kind, T_DETAIL.c.resource_id == vm["template_id"]))).all()
-            if r.value is not None}
+        details = {r.name: r.value for r in (await conn.execute(_DETAILS, {"b_kind": kind, "b_id": vm["template_id"]}
+                                                                )).all() if r.value is not None}
     os_type = None
     if vm.get("guest_os_id") is not None:
-        os_type = (await conn.execute(select(T_OS.c.display_name).where(T_OS.c.id == vm["guest_os_id"]))).scalar()
-    label = and_(T_TRAFFIC.c.physical_network_id == T_NET.c.physical_network_id,
-                 T_TRAFFIC.c.traffic_type == T_NET.c.traffic_type, T_TRAFFIC.c.removed.is_(None))
-    nics = (await conn.execute(
-        select(T_NIC.c.mac_address, T_NIC.c.device_id, T_NIC.c.ip4_address, T_NIC.c.netmask, T_NIC.c.gateway,
-               T_NIC.c.is_default, T_NIC.c.traffic_type, T_NIC.c.broadcast_uri, T_NIC.c.mtu,
-               T_NET.c.traffic_type.label("net_traffic"), T_NET.c.broadcast_uri.label("net_broadcast_uri"),
-               T_TRAFFIC.c.kvm_network_label.label("label"))
-        .select_from(T_NIC.join(T_NET, T_NIC.c.network_id == T_NET.c.id).outerjoin(T_TRAFFIC, label))
-        .where(T_NIC.c.instance_id == vm_id, T_NIC.c.removed.is_(None)))).mappings().all()
-    keys = [str(k) for k in (await conn.execute(select(T_DETAIL.c.value).where(
-        T_DETAIL.c.resource_type == "UserVm", T_DETAIL.c.resource_id == vm_id,
-        T_DETAIL.c.name == SSH_KEY_DETAIL))).scalars() if k]
+        os_type = (await conn.execute(_OS, {"b_os": vm["guest_os_id"]})).scalar()
+    nics = (await conn.execute(_NICS, {"b_vm": vm_id})).mappings().all()
+    keys = [str(k) for k in (await conn.execute(_KEYS, {"b_vm": vm_id})).scalars() if k]
     return start_spec(vm, uuid=uuid, name=name, volumes=volumes, template=template, details=details,
                       os_type=os_type, nics=nics, ssh_keys=[line for k in keys for line in k.splitlines() if line])

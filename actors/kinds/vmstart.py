@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds.vmbase import VmBase, placement_cache
@@ -52,6 +52,11 @@ MAX_ROUNDS = 20  # plans per start (each after refused claims or a failed start)
 
 class _NotInSnapshot(Exception):
     pass
+
+
+# Per start: built once (a fresh expression per call costs more Python than running it).
+_VM_NETWORKS = select(T_NET.c.uuid).distinct().select_from(T_NIC.join(T_NET, T_NIC.c.network_id == T_NET.c.id)).where(
+    T_NIC.c.instance_id == bindparam("b_vm"), T_NIC.c.removed.is_(None))
 
 
 class VmPlacing(VmBase):
@@ -136,9 +141,7 @@ class VmPlacing(VmBase):
         if self.row.get("type") != "User":
             return
         async with self.host.engine.connect() as conn:
-            nets = [r[0] for r in (await conn.execute(select(T_NET.c.uuid).distinct().select_from(
-                T_NIC.join(T_NET, T_NIC.c.network_id == T_NET.c.id)).where(
-                T_NIC.c.instance_id == self.row["id"], T_NIC.c.removed.is_(None)))).all()]
+            nets = [r[0] for r in (await conn.execute(_VM_NETWORKS, {"b_vm": self.row["id"]})).all()]
         for n in nets:
             await self.host.call_entity(EntityRef("network", n), "prepare",
                                         {"vm_id": self.row["id"], "pod_id": h.pod_id})
