@@ -219,6 +219,27 @@ def _with_node(i: ShardInfo) -> ShardInfo:
     return replace(i, node_id=ray.get_runtime_context().get_node_id())
 
 
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """What this node knows of a job it submitted and has not seen complete: the
+    fields of its row while pending, so a poll need not read the store."""
+
+    uuid: str
+    cmd: str
+    account_uuid: str | None
+    user_uuid: str | None
+    instance_type: str | None
+    instance_uuid: str
+    created: Any  # datetime, as written to the row
+    submitted: float  # time.monotonic()
+    status: int = JobStatus.PENDING
+    proc_status: int = 0
+    result_code: int = 0
+    result_type: str = "object"
+    result: Any = None
+    completed: Any = None
+
+
 @dataclass(frozen=True)
 class JobResult:
     job: str
@@ -278,10 +299,10 @@ class _Poller:
                 batch: CompletionBatch = await self.runtime.handle(self.shard).poll.remote(incarnation, cursor, 2.0)
             except RAY_ERRORS:
                 await asyncio.sleep(0.2)
-                await self.runtime._sweep_waiters()
+                await self.runtime._sweep_waiters(everything=True)
                 continue
             if batch.gap:
-                await self.runtime._sweep_waiters()
+                await self.runtime._sweep_waiters(everything=True)
             incarnation, cursor = batch.incarnation, batch.cursor
             for c in batch.items:
                 self.runtime._resolve(JobResult(c.job, c.status, c.code, c.result))
@@ -313,7 +334,7 @@ class Runtime:
         self._pollers: dict[str, _Poller] = {}
         self._waiters: dict[str, asyncio.Future[JobResult]] = {}
         # Jobs submitted here and not yet seen complete; results seen lately (bounded).
-        self._inflight: set[str] = set()
+        self._inflight: dict[str, PendingJob] = {}
         self._results: OrderedDict[str, JobResult] = OrderedDict()
         self._sweeper: asyncio.Task[None] | None = None
         self.submitted = 0
@@ -404,17 +425,18 @@ class Runtime:
         """Commit a job row, then hand it to the entity's shard. Returns the job uuid."""
         assert self.writer is not None, "runtime not started"
         args = args or {}
-        job, shard = new_uuid(), self.shard_for(ref)
+        job, shard, created = new_uuid(), self.shard_for(ref), utcnow()
         await self.writer.insert(JOBS, {
             "uuid": job, "version": 1, "cmd": cmd or op, "op": op,
             "args": orjson.dumps(args).decode(), "entity_kind": ref.kind,
             "instance_uuid": ref.id, "instance_type": instance_type,
             "placement_key": ref.key, "owner_shard": shard, "account_uuid": account,
             "user_uuid": user, "status": JobStatus.PENDING, "proc_status": 0,
-            "result_code": 0, "result_type": "object", "attempts": 0, "created": utcnow(),
+            "result_code": 0, "result_type": "object", "attempts": 0, "created": created,
         })
         self.submitted += 1
-        self._inflight.add(job)
+        self._inflight[job] = PendingJob(job, cmd or op, account, user, instance_type, ref.id, created,
+                                         time.monotonic())
         self._dispatcher(shard).send(JobMsg(job, ref, op, args))
         return job
 
@@ -448,12 +470,17 @@ class Runtime:
         """Submit and wait; raise the job's ApiError on failure."""
         return (await self.wait(await self.submit(ref, op, args, **kw), timeout)).unwrap()
 
+    def pending(self, job: str) -> PendingJob | None:
+        """The job, if this node submitted it and has not yet heard it complete. A
+        completion on its way makes this answer a few milliseconds late, never wrong
+        for long: lost completions are looked up by the sweeps."""
+        return self._inflight.get(job)
+
     async def job_status(self, job: str) -> JobResult | None:
         return (await self._lookup([job], include_pending=True)).get(job)
 
     def _resolve(self, res: JobResult) -> None:
-        if res.job in self._inflight:
-            self._inflight.discard(res.job)
+        if self._inflight.pop(res.job, None) is not None:
             self._results[res.job] = res
             while len(self._results) > 100_000:
                 self._results.popitem(last=False)
@@ -474,18 +501,28 @@ class Runtime:
                                                 orjson.loads(r.result) if r.result else None)
         return out
 
-    async def _sweep_waiters(self) -> None:
-        pending = [j for j, f in self._waiters.items() if not f.done()]
+    async def _sweep_waiters(self, everything: bool = False, older_than_s: float | None = None) -> None:
+        """Look up in the store the jobs someone waits for and, after a gap in a
+        completion stream (`everything`) or when they are old, the ones in flight."""
+        pending = {j for j, f in self._waiters.items() if not f.done()}
+        if everything:
+            pending.update(self._inflight)
+        elif older_than_s is not None:
+            cut = time.monotonic() - older_than_s
+            pending.update(j for j, p in self._inflight.items() if p.submitted < cut)
         if pending:
-            for res in (await self._lookup(pending)).values():
+            for res in (await self._lookup(list(pending))).values():
                 self._resolve(res)
 
     async def _sweep_loop(self) -> None:
-        # Safety net for a completion lost between shard and poller.
+        # Safety net for a completion lost between shard and poller; in-flight jobs
+        # nobody waits for (answered from memory while pending) are checked when old.
+        n = 0
         while True:
             await asyncio.sleep(1.0)
+            n += 1
             try:
-                await self._sweep_waiters()
+                await self._sweep_waiters(older_than_s=30.0 if n % 10 == 0 else None)
             except Exception:
                 log.exception("waiter sweep failed")
 
@@ -500,4 +537,4 @@ class Runtime:
         }
 
 
-__all__ = ["Runtime", "JobResult", "ShardActor", "ShardConfig", "init_ray", "loopback_env"]
+__all__ = ["Runtime", "JobResult", "PendingJob", "ShardActor", "ShardConfig", "init_ray", "loopback_env"]

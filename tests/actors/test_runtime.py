@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
-from cloudplane.actors.runtime import Runtime
+from cloudplane.actors.runtime import PendingJob, Runtime
 from cloudplane.errors import ApiError
+from cloudplane.store.base import utcnow
 from cloudplane.store.jobs import JobStatus
-from tests.actors.local import JOBS, PROBES, new_probes, ray_runtime
+from tests.actors.local import JOBS, PROBES, new_probes, ray_runtime, write_job
 
 pytestmark = pytest.mark.ray
 
@@ -115,3 +116,25 @@ async def test_shard_exit_with_pending_jobs_loses_nothing(rt: Runtime) -> None:
     await asyncio.gather(*(rt.await_shard(shard) for shard in victims))
     infos = await rt.shard_infos()
     assert sum(i.recovered_jobs for i in infos if i.name in victims) >= 1
+
+
+async def test_a_lost_completion_does_not_leave_a_job_pending_in_memory(rt: Runtime) -> None:
+    """queryAsyncJobResult answers jobs this node submitted from memory while they run; a
+    completion that never reaches the poller (the shard died before it was polled) must
+    not leave that answer at "pending": the sweeps read the store."""
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    # Rows only: no shard is told of them, so no completion is ever published.
+    lost = await write_job(rt.engine, "nobody", ref, "info")  # type: ignore[arg-type]
+    old = await write_job(rt.engine, "nobody", ref, "info")  # type: ignore[arg-type]
+    created = utcnow()
+    for msg, submitted in ((lost, time.monotonic()), (old, time.monotonic() - 60)):
+        rt._inflight[msg.job] = PendingJob(msg.job, "info", None, None, None, ref.id, created, submitted)
+    async with rt.engine.begin() as conn:  # type: ignore[union-attr]
+        await conn.execute(JOBS.update().where(JOBS.c.uuid.in_([lost.job, old.job])).values(
+            status=JobStatus.SUCCEEDED, result='{"done": true}', completed=utcnow()))
+    assert rt.pending(lost.job) is not None and rt.pending(old.job) is not None
+    await rt._sweep_waiters(older_than_s=30.0)  # the periodic sweep: old in-flight jobs only
+    assert rt.pending(old.job) is None and rt.pending(lost.job) is not None
+    await rt._sweep_waiters(everything=True)  # after a gap in a completion stream: all of them
+    assert rt.pending(lost.job) is None
+    assert (await rt.wait(lost.job, 5)).result == {"done": True}
