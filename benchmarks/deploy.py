@@ -1,12 +1,16 @@
 """benchmarks/deploy: deploying VMs through the API into a simulated zone.
 
-1. `cloudplane serve` (its own Ray, SQLite in a temporary directory) on
-   127.0.0.1; a zone with H simulated hosts (default 1,000) in clusters of
-   20, one primary pool per cluster, an image store (the built-in template).
+1. `cloudplane serve` (its own Ray; SQLite in a temporary directory, or with
+   `--db mariadb` a new database on the local MariaDB) on 127.0.0.1; a zone
+   with H simulated hosts (default 1,000) in clusters of 20, one primary pool
+   per cluster, an image store (the built-in template).
 2. C accounts (default 64), each with its own signed client in a second
    process; each client deploys with up to W deploys in flight and polls
    each job (queryAsyncJobResult) until its VM is Running. N VMs in all
-   (default 10,000).
+   (default 10,000). The clients speak HTTP/1.1 through benchmarks/wire.py
+   (keep-alive, one connection per deploy in flight): the load generator
+   shares the two cores with the server, and httpx cost ~1.5 ms of CPU per
+   request.
    Printed: VMs/s to Running (N over the time from the first job accepted to
    the last completed, from the job rows), deploy latency p50/p99 (job
    accepted → Running, from the job rows), and CPU-seconds per VM of the
@@ -17,7 +21,7 @@
    extra VMs are inserted in bulk into the store (Stopped, each with a NIC),
    not deployed.
 
-Run: ./dev bench deploy [--hosts 1000] [--vms 10000] [--clients 64] [--window 2]
+Run: ./dev bench deploy [--hosts 1000] [--vms 10000] [--clients 64] [--window 2] [--db sqlite|mariadb]
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ import sqlite3
 import sys
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import pymysql
 
 from benchmarks import server as srv
+from benchmarks import wire
 from benchmarks.common import pct, report
 from cloudplane.api.signing import signature
 from cloudplane.apiclient import ApiClient
@@ -127,27 +132,27 @@ def _query(key: str, secret: str, command: str, **params: str) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in p.items())
 
 
-async def _get(http: httpx.AsyncClient, url: str, tries: int = 3) -> Any:
+async def _read(conn: wire.Connection, query: str, tries: int = 3) -> Any:
     """A read (idempotent): retried when a kept-alive connection was closed under it."""
     for attempt in range(tries):
         try:
-            return (await http.get(url)).json()
-        except httpx.TransportError:
+            return await conn.get(query)
+        except wire.Closed:
             if attempt == tries - 1:
                 raise
     return None
 
 
 async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo: list[int], window: int,
-                   out: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=window + 1)) as http:
-        async def one() -> None:
+                  out: dict[str, Any]) -> None:
+    async def one() -> None:
+        conn = wire.Connection(url)  # one kept-alive connection per deploy in flight
+        try:
             while todo:
                 todo.pop()
                 try:
-                    r = (await http.post(url, content=_query(key, secret, "deployVirtualMachine", **deploy),
-                                         headers={"Content-Type": "application/x-www-form-urlencoded"})).json()
-                except httpx.TransportError as e:  # not retried: it may have been accepted
+                    r = await conn.post(_query(key, secret, "deployVirtualMachine", **deploy))
+                except wire.Closed as e:  # not retried: it may have been accepted
                     out["errors"].append(f"deploy request: {e!r}")
                     continue
                 body = next(iter(r.values()))
@@ -158,8 +163,8 @@ async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo:
                 while True:
                     await asyncio.sleep(wait)
                     wait = min(wait * 1.5, 1.0)
-                    q = (await _get(http, f"{url}?{_query(key, secret, 'queryAsyncJobResult', jobid=body['jobid'])}"
-                                    ))["queryasyncjobresultresponse"]
+                    q = (await _read(conn, _query(key, secret, "queryAsyncJobResult", jobid=body["jobid"]))
+                         )["queryasyncjobresultresponse"]
                     out["polls"] += 1
                     if q["jobstatus"] == 1:
                         out["ok"] += 1
@@ -167,8 +172,10 @@ async def _client(url: str, key: str, secret: str, deploy: dict[str, str], todo:
                     if q["jobstatus"] == 2:
                         out["errors"].append(str(q["jobresult"].get("errortext"))[:200])
                         break
+        finally:
+            conn.close()
 
-        await asyncio.gather(*(one() for _ in range(window)))
+    await asyncio.gather(*(one() for _ in range(window)))
 
 
 def run_clients(url: str, accounts: list[tuple[str, str]], deploy: dict[str, str], vms: int,
@@ -191,17 +198,68 @@ def run_clients(url: str, accounts: list[tuple[str, str]], deploy: dict[str, str
 # ---------------------------------------------------------------- measurements
 
 
-def _ts(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
+class Store:
+    """The server's database, read and written directly by the benchmark (not through
+    the API): SQLite in the server's data directory, or a MariaDB database."""
+
+    def __init__(self, sqlite_path: Path | None = None, mysql_db: str | None = None) -> None:
+        self.sqlite_path, self.mysql_db = sqlite_path, mysql_db
+
+    @classmethod
+    def mysql(cls) -> Store:
+        """A database of its own on the local MariaDB, for one run."""
+        name = f"cpbench_{uuid.uuid4().hex[:8]}"
+        conn = pymysql.connect(host="127.0.0.1", user="root")
+        conn.cursor().execute(f"CREATE DATABASE {name}")
+        conn.close()
+        return cls(mysql_db=name)
+
+    @property
+    def url(self) -> str | None:
+        return f"mysql+aiomysql://root@127.0.0.1:3306/{self.mysql_db}" if self.mysql_db else None
+
+    def connect(self) -> Any:
+        if self.mysql_db:
+            return pymysql.connect(host="127.0.0.1", user="root", database=self.mysql_db, autocommit=False)
+        return sqlite3.connect(self.sqlite_path, timeout=120)  # type: ignore[arg-type]
+
+    @property
+    def mark(self) -> str:
+        return "%s" if self.mysql_db else "?"
+
+    def columns(self, conn: Any, table: str) -> list[str]:
+        if self.mysql_db:
+            cur = conn.cursor()
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+                        "AND table_name = %s ORDER BY ordinal_position", (table,))
+            return [r[0] for r in cur.fetchall()]
+        return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+    def drop(self) -> None:
+        if self.mysql_db:
+            conn = pymysql.connect(host="127.0.0.1", user="root")
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {self.mysql_db}")
+            conn.close()
 
 
-def job_figures(db: Path) -> tuple[float, list[float]]:
+def _rows(conn: Any, sql: str, args: Any = ()) -> list[Any]:
+    cur = conn.cursor()
+    cur.execute(sql, args)
+    return list(cur.fetchall())
+
+
+def _ts(value: str | datetime) -> float:
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def job_figures(store: Store) -> tuple[float, list[float]]:
     """(seconds from the first deploy job accepted to the last completed, latencies) of
     the succeeded deploy jobs, from the store."""
-    conn = sqlite3.connect(db, timeout=60)
+    conn = store.connect()
     try:
-        rows = conn.execute("SELECT created, completed FROM async_job WHERE cmd = 'deployVirtualMachine' "
-                            "AND status = 1").fetchall()
+        rows = _rows(conn, "SELECT created, completed FROM async_job WHERE cmd = 'deployVirtualMachine' "
+                           "AND status = 1")
     finally:
         conn.close()
     created = [_ts(c) for c, _ in rows]
@@ -220,40 +278,43 @@ async def list_latencies(api: ApiClient, total: int, n: int) -> list[float]:
     return out
 
 
-def bulk_vms(db: Path, want_total: int) -> int:
+def bulk_vms(store: Store, want_total: int) -> int:
     """Copy deployed VMs (and their NICs) until the store holds `want_total` user VMs."""
-    conn = sqlite3.connect(db, timeout=120)
+    conn = store.connect()
+    m = store.mark
     try:
-        have = conn.execute("SELECT count(*) FROM vm_instance WHERE type = 'User' AND removed IS NULL").fetchone()[0]
+        have = _rows(conn, "SELECT count(*) FROM vm_instance WHERE type = 'User' AND removed IS NULL")[0][0]
         if have >= want_total:
             return 0
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(vm_instance)") if r[1] != "id"]
-        ncols = [r[1] for r in conn.execute("PRAGMA table_info(nic)") if r[1] != "id"]
-        src = conn.execute(f"SELECT id, {', '.join(cols)} FROM vm_instance WHERE type = 'User' "
-                           "AND removed IS NULL ORDER BY id").fetchall()
-        nics = {r[0]: r[1:] for r in conn.execute(f"SELECT instance_id, {', '.join(ncols)} FROM nic "
-                                                   "WHERE removed IS NULL")}
-        next_id = conn.execute("SELECT max(id) FROM vm_instance").fetchone()[0] + 1
+        cols = [c for c in store.columns(conn, "vm_instance") if c != "id"]
+        ncols = [c for c in store.columns(conn, "nic") if c != "id"]
+        src = _rows(conn, f"SELECT id, {', '.join(cols)} FROM vm_instance WHERE type = 'User' "
+                          "AND removed IS NULL ORDER BY id")
+        nics = {r[0]: r[1:] for r in _rows(conn, f"SELECT instance_id, {', '.join(ncols)} FROM nic "
+                                                  "WHERE removed IS NULL")}
+        next_id = _rows(conn, "SELECT max(id) FROM vm_instance")[0][0] + 1
         ui, ini, si, hi, st = (cols.index(c) for c in ("uuid", "instance_name", "state", "host_id", "name"))
         nui, nii, nip = (ncols.index(c) for c in ("uuid", "instance_id", "ip4_address"))
         added = 0
-        conn.execute("BEGIN")
+        cur = conn.cursor()
+        if store.sqlite_path:
+            cur.execute("BEGIN")
         while have + added < want_total:
             base = src[added % len(src)]
             row = list(base[1:])
             vm_id = next_id + added
             row[ui], row[ini], row[si], row[hi] = str(uuid.uuid4()), f"i-bulk-{vm_id}-VM", "Stopped", None
             row[st] = f"bulk-{vm_id}"
-            conn.execute(f"INSERT INTO vm_instance (id, {', '.join(cols)}) VALUES ({', '.join('?' * (len(cols) + 1))})",
-                         [vm_id, *row])
+            cur.execute(f"INSERT INTO vm_instance (id, {', '.join(cols)}) VALUES ({', '.join([m] * (len(cols) + 1))})",
+                        [vm_id, *row])
             nic = nics.get(base[0])
             if nic is not None:
                 n = list(nic)
                 n[nui], n[nii], n[nip] = str(uuid.uuid4()), vm_id, f"10.{200 + vm_id // 65536 % 50}." \
                                                                   f"{vm_id // 256 % 256}.{vm_id % 256}"
-                conn.execute(f"INSERT INTO nic ({', '.join(ncols)}) VALUES ({', '.join('?' * len(ncols))})", n)
+                cur.execute(f"INSERT INTO nic ({', '.join(ncols)}) VALUES ({', '.join([m] * len(ncols))})", n)
             added += 1
-        conn.execute("COMMIT")
+        conn.commit()
         return added
     finally:
         conn.close()
@@ -289,8 +350,9 @@ async def amain(a: argparse.Namespace) -> None:
     print(f"cloudplane benchmarks/deploy — {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     # The server starts a Ray instance of its own, even when another one runs on this machine.
     os.environ.setdefault("RAY_ADDRESS", "local")
-    s = srv.start(shards=a.shards)
-    db = s.data_dir / "cloudplane.db"
+    store = Store.mysql() if a.db == "mariadb" else None
+    s = srv.start(shards=a.shards, db=store.url if store else None)
+    store = store or Store(sqlite_path=s.data_dir / "cloudplane.db")
     try:
         api = await ApiClient.bootstrap(s.api)
         t0 = time.monotonic()
@@ -304,8 +366,8 @@ async def amain(a: argparse.Namespace) -> None:
             warm = await asyncio.get_running_loop().run_in_executor(None, run_clients, s.api, [acct], deploy, 1, 1)
             if warm["ok"] != 1:
                 raise RuntimeError(f"warm-up deploy failed: {warm['errors'][:3]}")
-        conn = sqlite3.connect(db, timeout=60)
-        conn.execute("DELETE FROM async_job WHERE cmd = 'deployVirtualMachine'")
+        conn = store.connect()
+        conn.cursor().execute("DELETE FROM async_job WHERE cmd = 'deployVirtualMachine'")
         conn.commit()
         conn.close()
         m0 = s.metrics()
@@ -318,11 +380,11 @@ async def amain(a: argparse.Namespace) -> None:
         for p in spies:
             p.send_signal(2)
             p.wait()
-        span, lat = job_figures(db)
+        span, lat = job_figures(store)
         mgmt_cpu = (m1["server_cpu_s"] - m0["server_cpu_s"]) + (m1["shard_cpu_s"] - m0["shard_cpu_s"])
         n = res["ok"]
         report(f"{n:,} VMs deployed by {a.clients} signed clients ({a.window} in flight each) into "
-               f"{a.hosts:,} simulated hosts ({a.shards} shards, SQLite)", [
+               f"{a.hosts:,} simulated hosts ({a.shards} shards, {'MariaDB' if store.mysql_db else 'SQLite'})", [
             ("setup (zone, hosts Up, accounts)", f"{t_setup:.1f} s"),
             ("VMs/s to Running", f"{n / span:,.0f} (jobs: first accepted → last Running in {span:.1f} s; "
                                  f"client wall {res['wall_s']:.1f} s)"),
@@ -343,7 +405,7 @@ async def amain(a: argparse.Namespace) -> None:
                                                    f"p95 {pct(lat10, 95) * 1000:.0f} ms"))
         if a.list_total > total:
             t = time.monotonic()
-            added = bulk_vms(db, a.list_total)
+            added = bulk_vms(store, a.list_total)
             rows.append(("bulk insert", f"{added:,} VMs with their NICs in {time.monotonic() - t:.0f} s"))
             lat100 = await list_latencies(api, a.list_total, a.list_requests)
             rows.append((f"{a.list_total:,} VMs ({added:,} bulk-inserted)",
@@ -353,6 +415,7 @@ async def amain(a: argparse.Namespace) -> None:
         await api.close()
     finally:
         s.stop()
+        store.drop()
 
 
 def main(argv: list[str]) -> int:
@@ -363,6 +426,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--window", type=int, default=2, help="deploys in flight per client")
     ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--db", choices=("sqlite", "mariadb"), default="sqlite",
+                    help="the server's store: SQLite in its data directory, or a new database on the "
+                         "local MariaDB (127.0.0.1:3306, root), dropped afterwards")
     ap.add_argument("--list-total", type=int, default=100_000)
     ap.add_argument("--list-requests", type=int, default=100)
     ap.add_argument("--profile", help="record py-spy profiles of the server and shards into this directory")
