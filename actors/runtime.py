@@ -95,6 +95,9 @@ class ShardActor:
         self.config = config
         self.core: Any = None
         self._lock: asyncio.Lock | None = None
+        # Handles of the shards this one calls: naming one afresh asks the GCS for it, a
+        # blocking round trip that cost more than the call itself.
+        self._peers: dict[str, Any] = {}
 
     async def _core(self) -> Any:
         if self.core is None:
@@ -122,7 +125,15 @@ class ShardActor:
         return core
 
     async def _call_shard(self, shard: str, ref: EntityRef, op: str, args: dict[str, Any]) -> Any:
-        return await shard_handle(shard, self.config).run_op.remote(ref, op, args)
+        h = self._peers.get(shard)
+        if h is None:
+            h = self._peers[shard] = shard_handle(shard, self.config)
+        try:
+            return await h.run_op.remote(ref, op, args)
+        except RAY_ERRORS:
+            # A restarting shard keeps its handle; one killed for good needs a new one.
+            self._peers.pop(shard, None)
+            raise
 
     async def _escalated(self, reason: str) -> None:
         # The top of this shard's tree gave up: restart the whole process (Ray does it).

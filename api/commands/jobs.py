@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from cloudplane.api import scope
 from cloudplane.api.commands.base import JOB_VIEWS, command, page
@@ -46,6 +46,9 @@ def _jobs_q() -> Any:
         J.outerjoin(A, J.c.account_uuid == A.c.uuid).outerjoin(D, A.c.domain_id == D.c.id))
 
 
+_JOB_BY_UUID = _jobs_q().where(J.c.uuid == bindparam("b_job"))  # every poll: built once
+
+
 @command("queryAsyncJobResult", object_name="")
 async def query_async_job_result(call: Call) -> Raw:
     # Most polls ask after a job this node submitted and that is still running: its
@@ -54,7 +57,7 @@ async def query_async_job_result(call: Call) -> Raw:
     if mine is not None and (call.caller.account_uuid == mine.account_uuid or call.caller.is_root_admin):
         return Raw(await job_out(call, mine))
     async with call.service.engine.connect() as conn:
-        job = (await conn.execute(_jobs_q().where(J.c.uuid == call.get("jobid")))).first()
+        job = (await conn.execute(_JOB_BY_UUID, {"b_job": call.get("jobid")})).first()
     if job is None:
         raise ParamError(f"Unable to find a job by id {call.get('jobid')}")
     c = call.caller
