@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select
 
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.commands.networks import load_network_row, network_ref
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult
 from cloudplane.api.views.networks import ASSOC, IP, NET, NOS, PN, RANGE, SRC, Z, address_view, addresses_query
@@ -115,14 +115,11 @@ async def list_public_ip_addresses(call: Call) -> ListResult:
     else:
         free = and_(IP.c.state == "Free", RANGE.c.account_id.is_(None), RANGE.c.domain_id.is_(None))
         q = q.where(or_(owned, free) if call.caller.role_type == "User" else or_(owned, IP.c.state == "Free"))
-    for p, col in (("id", IP.c.uuid), ("ipaddress", IP.c.public_ip), ("zoneid", Z.c.uuid),
-                   ("associatednetworkid", ASSOC.c.uuid), ("networkid", SRC.c.uuid),
-                   ("issourcenat", IP.c.is_source_nat),
-                   ("isstaticnat", IP.c.is_static_nat), ("forvirtualnetwork", RANGE.c.for_virtual_network),
-                   ("vlanid", RANGE.c.uuid), ("physicalnetworkid", PN.c.uuid), ("state", IP.c.state),
-                   ("fordisplay", IP.c.display)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (
+        ("id", IP.c.uuid), ("ipaddress", IP.c.public_ip), ("zoneid", Z.c.uuid), ("associatednetworkid", ASSOC.c.uuid),
+        ("networkid", SRC.c.uuid), ("issourcenat", IP.c.is_source_nat), ("isstaticnat", IP.c.is_static_nat),
+        ("forvirtualnetwork", RANGE.c.for_virtual_network), ("vlanid", RANGE.c.uuid),
+        ("physicalnetworkid", PN.c.uuid), ("state", IP.c.state), ("fordisplay", IP.c.display))))
     if call.get("keyword"):
         q = q.where(IP.c.public_ip.contains(call.get("keyword"), autoescape=True))
     q = q.where(*tag_filter(call, "PublicIpAddress", IP.c.id))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds.affinity import TYPES
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command
+from cloudplane.api.commands.base import ALL, command, equalities
 from cloudplane.api.commands.vms import lifecycle, owned_vm, vm_job_view
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.errors import NotAllowed, ParamError
@@ -103,9 +103,7 @@ async def delete_affinity_group(call: Call) -> Accepted:
 async def list_affinity_groups(call: Call) -> ListResult:
     vis = await scope.visibility(call)
     q = _groups_q().where(vis.clause(AG.c.account_id, AG.c.domain_id))
-    for p, col in (("id", AG.c.uuid), ("name", AG.c.name), ("type", AG.c.type)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", AG.c.uuid), ("name", AG.c.name), ("type", AG.c.type))))
     if call.get("keyword"):
         q = q.where(AG.c.name.contains(call.get("keyword"), autoescape=True))
     if call.get("virtualmachineid"):

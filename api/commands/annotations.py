@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table, false, or_, select
 
 from cloudplane.actors.identity import EntityRef
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.context import Call, JobTarget, ListResult
 from cloudplane.api.dates import format_date
 from cloudplane.errors import NotAllowed, ParamError
@@ -195,9 +195,7 @@ async def list_annotations(call: Call) -> ListResult:
         q = q.where(AN.c.admins_only.is_(False), _users_own(call))
     if call.get("entitytype"):
         q = q.where(AN.c.entity_type == _entity_type(call.get("entitytype"))[0])
-    for p, col in (("id", AN.c.uuid), ("entityid", AN.c.entity_uuid), ("userid", U.c.uuid)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", AN.c.uuid), ("entityid", AN.c.entity_uuid), ("userid", U.c.uuid))))
     flt = (call.get("annotationfilter") or "all").lower()
     if flt not in ("all", "self"):
         raise ParamError(f"Invalid annotationfilter {flt}: use all or self")

@@ -4,7 +4,7 @@ own description of the command (parameters, response fields) plus ours
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -71,6 +71,12 @@ async def page(call: Call, conn: AsyncConnection, q: Select[Any], order_by: Any)
     if pg and pg > 1:
         q = q.offset((pg - 1) * size)
     return list((await conn.execute(q)).all()), int(total)
+
+
+def equalities(call: Call, params: Iterable[tuple[str, Any]]) -> list[Any]:
+    """`column == value` for each (parameter, column) the call gives a value: the plain
+    equality filters of a list command."""
+    return [col == call.get(p) for p, col in params if call.get(p) is not None]
 
 
 def listed(items: list[dict[str, Any]], total: int) -> ListResult:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.commands.tags import annex_ref
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.api.resources import owned_resources, owner_query, resource_type
@@ -92,9 +92,7 @@ async def list_resource_details(call: Call) -> ListResult:
         q = q.where(DET.c.display.is_(True))
     elif call.get("fordisplay") is not None:
         q = q.where(DET.c.display.is_(bool(call.get("fordisplay"))))
-    for p, col in (("resourceid", res.c.uuid), ("key", DET.c.name), ("value", DET.c.value)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("resourceid", res.c.uuid), ("key", DET.c.name), ("value", DET.c.value))))
     if call.get("keyword"):
         q = q.where(DET.c.name.contains(call.get("keyword"), autoescape=True))
     async with call.service.engine.connect() as conn:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import command, page
+from cloudplane.api.commands.base import command, equalities, page
 from cloudplane.api.context import Call, JobTarget, ListResult, Success
 from cloudplane.api.dates import format_date
 from cloudplane.api.params import lookup
@@ -77,10 +77,8 @@ async def list_events(call: Call) -> ListResult:
     q = _dates(call, _events_q().where(vis.clause(E.c.account_id, E.c.domain_id), E.c.archived.is_(False)))
     if call.caller.role_type == "User":
         q = q.where(E.c.display.is_(True))
-    for p, col in (("id", E.c.uuid), ("type", E.c.type), ("resourcetype", E.c.resource_type),
-                   ("resourceid", E.c.resource_uuid)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", E.c.uuid), ("type", E.c.type), ("resourcetype", E.c.resource_type),
+                                   ("resourceid", E.c.resource_uuid))))
     if call.get("level") is not None:
         level = str(call.get("level")).upper()
         if level not in LEVELS:

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import bindparam, select
 
-from cloudplane.api.commands.base import ROOT, command, page
+from cloudplane.api.commands.base import ROOT, command, equalities, page
 from cloudplane.api.context import Call, JobTarget, ListResult
 from cloudplane.api.views.hosts import host_view
 from cloudplane.actors.kinds.host import host_ref, token_hash
@@ -161,9 +161,7 @@ async def list_hosts(call: Call) -> ListResult:
     filters = (("id", H.c.uuid), ("name", H.c.name), ("zoneid", Z.c.uuid), ("podid", P.c.uuid),
                ("clusterid", C.c.uuid), ("type", H.c.type), ("state", H.c.status),
                ("resourcestate", H.c.resource_state), ("hypervisor", H.c.hypervisor_type))
-    for p, col in filters:
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, filters))
     if call.get("keyword"):
         q = q.where(H.c.name.contains(call.get("keyword")))
     ha_tag = await call.service.config("ha.tag")

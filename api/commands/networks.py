@@ -15,7 +15,7 @@ from cloudplane.actors.identity import EntityRef
 from cloudplane.actors.kinds import vlan as ranges
 from cloudplane.actors.kinds.ipranges import check_range, ip4, is_netmask, vlan_uri
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.commands.identity import check_network_domain
 from cloudplane.api.commands.infrautil import find
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult
@@ -348,11 +348,10 @@ async def list_networks(call: Call) -> ListResult:
     if call.get("traffictype"):
         q = q.where(NET.c.traffic_type == TRAFFIC_TYPES.get(str(call.get("traffictype")).lower(),
                                                              call.get("traffictype")))
-    for p, col in (("id", NET.c.uuid), ("zoneid", Z.c.uuid), ("physicalnetworkid", PN.c.uuid),
-                   ("networkofferingid", NO.c.uuid), ("displaynetwork", NET.c.display),
-                   ("restartrequired", NET.c.restart_required), ("specifyipranges", NET.c.specify_ip_ranges)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (
+        ("id", NET.c.uuid), ("zoneid", Z.c.uuid), ("physicalnetworkid", PN.c.uuid), ("networkofferingid", NO.c.uuid),
+        ("displaynetwork", NET.c.display), ("restartrequired", NET.c.restart_required),
+        ("specifyipranges", NET.c.specify_ip_ranges))))
     if call.get("acltype"):
         q = q.where(NET.c.acl_type == str(call.get("acltype")).capitalize())
     if call.get("vlan"):
@@ -388,11 +387,10 @@ async def list_network_offerings(call: Call) -> ListResult:
          .where(NO.c.removed.is_(None), NO.c.is_system.is_(False)))
     if call.caller.role_type == "User":
         q = q.where(NO.c.state == "Enabled")
-    for p, col in (("id", NO.c.uuid), ("name", NO.c.name), ("displaytext", NO.c.display_text),
-                   ("isdefault", NO.c.is_default), ("specifyvlan", NO.c.specify_vlan),
-                   ("specifyipranges", NO.c.specify_ip_ranges), ("forvpc", NO.c.for_vpc), ("tags", NO.c.tags)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (
+        ("id", NO.c.uuid), ("name", NO.c.name), ("displaytext", NO.c.display_text), ("isdefault", NO.c.is_default),
+        ("specifyvlan", NO.c.specify_vlan), ("specifyipranges", NO.c.specify_ip_ranges), ("forvpc", NO.c.for_vpc),
+        ("tags", NO.c.tags))))
     for p, col, names in (("traffictype", NO.c.traffic_type, TRAFFIC_TYPES), ("guestiptype", NO.c.guest_ip_type,
                                                                                GUEST_TYPES)):
         if call.get(p):

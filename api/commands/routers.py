@@ -11,7 +11,7 @@ from sqlalchemy import false, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ADMINS, command, page
+from cloudplane.api.commands.base import ADMINS, command, equalities, page
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult
 from cloudplane.api.views.networks import NET, NIC, VM, H, P, Z, routers_out, routers_query
 from cloudplane.errors import NotAllowed, ParamError
@@ -87,10 +87,8 @@ async def destroy_router(call: Call) -> Accepted:
 async def list_routers(call: Call) -> ListResult:
     vis = await scope.visibility(call)
     q = routers_query().where(vis.clause(VM.c.account_id, VM.c.domain_id))
-    for p, col in (("id", VM.c.uuid), ("name", VM.c.instance_name), ("state", VM.c.state), ("zoneid", Z.c.uuid),
-                   ("podid", P.c.uuid), ("hostid", H.c.uuid)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", VM.c.uuid), ("name", VM.c.instance_name), ("state", VM.c.state),
+                                   ("zoneid", Z.c.uuid), ("podid", P.c.uuid), ("hostid", H.c.uuid))))
     if call.get("clusterid"):
         q = q.where(VM.c.host_id.in_(select(H.c.id).join(C, H.c.cluster_id == C.c.id).where(
             C.c.uuid == call.get("clusterid"))))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.commands.vms import lifecycle, owned_vm, vm_job_view
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult, Raw
 from cloudplane.api.sshkeys import PublicKey, generate_key_pair, parse_public_key
@@ -63,9 +63,7 @@ async def register_ssh_key_pair(call: Call) -> dict[str, Any]:
 async def list_ssh_key_pairs(call: Call) -> ListResult:
     vis = await scope.visibility(call)
     q = _PAIRS.where(vis.clause(K.c.account_id, K.c.domain_id))
-    for p, col in (("id", K.c.uuid), ("name", K.c.name), ("fingerprint", K.c.fingerprint)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", K.c.uuid), ("name", K.c.name), ("fingerprint", K.c.fingerprint))))
     if call.get("keyword"):
         q = q.where(K.c.name.contains(call.get("keyword"), autoescape=True))
     async with call.service.engine.connect() as conn:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
-from cloudplane.api.commands.base import ROOT, command, page
+from cloudplane.api.commands.base import ROOT, command, equalities, page
 from cloudplane.api.context import Call, JobTarget, ListResult
 from cloudplane.api.dates import format_date
 from cloudplane.errors import ParamError
@@ -62,10 +62,8 @@ async def list_system_vms(call: Call) -> ListResult:
         if t is None:
             raise ParamError("systemvmtype must be secondarystoragevm or consoleproxy")
         q = q.where(VM.c.type == t)
-    for p, col in (("id", VM.c.uuid), ("state", VM.c.state), ("zoneid", Z.c.uuid), ("podid", P.c.uuid),
-                   ("hostid", H.c.uuid), ("name", VM.c.instance_name)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", VM.c.uuid), ("state", VM.c.state), ("zoneid", Z.c.uuid), ("podid", P.c.uuid),
+                                   ("hostid", H.c.uuid), ("name", VM.c.instance_name))))
     if call.get("keyword"):
         q = q.where(VM.c.instance_name.contains(call.get("keyword")))
     async with call.service.engine.connect() as conn:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command, page
+from cloudplane.api.commands.base import ALL, command, equalities, page
 from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.api.resources import ResourceType, owned_resources, resource_type
 from cloudplane.api.views.tags import A, D, TAG, tag_view
@@ -100,9 +100,7 @@ async def list_tags(call: Call) -> ListResult:
         q = q.where(TAG.c.resource_uuid == call.get("resourceid"))
     if call.get("key") is not None:
         q = q.where(func.lower(TAG.c.name) == str(call.get("key")).lower())
-    for p, col in (("value", TAG.c.value), ("customer", TAG.c.customer)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("value", TAG.c.value), ("customer", TAG.c.customer))))
     if call.get("keyword"):
         kw = call.get("keyword")
         q = q.where(TAG.c.name.contains(kw, autoescape=True) | TAG.c.value.contains(kw, autoescape=True))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cloudplane.actors.identity import EntityRef
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ADMINS, ALL, command, page
+from cloudplane.api.commands.base import ADMINS, ALL, command, equalities, page
 from cloudplane.api.commands.identity import (
     A,
     R,
@@ -87,9 +87,7 @@ async def list_users(call: Call) -> ListResult:
     else:
         vis = await scope.visibility(call)
     q = users_q().where(vis.clause(U.c.account_id, A.c.domain_id))
-    for p, col in (("id", U.c.uuid), ("username", U.c.username), ("state", U.c.state)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("id", U.c.uuid), ("username", U.c.username), ("state", U.c.state))))
     if call.get("accounttype") is not None:
         q = q.where(A.c.account_type == call.get("accounttype"))
     if call.get("keyword"):
@@ -261,10 +259,8 @@ async def _accounts_visibility(call: Call) -> scope.Visibility:
 async def list_accounts(call: Call) -> ListResult:
     vis = await _accounts_visibility(call)
     q = accounts_q().where(vis.clause(A.c.id, A.c.domain_id))
-    for p, col in (("name", A.c.name), ("state", A.c.state), ("accounttype", A.c.account_type),
-                   ("iscleanuprequired", A.c.cleanup_needed)):
-        if call.get(p) is not None:
-            q = q.where(col == call.get(p))
+    q = q.where(*equalities(call, (("name", A.c.name), ("state", A.c.state), ("accounttype", A.c.account_type),
+                                   ("iscleanuprequired", A.c.cleanup_needed))))
     if call.get("keyword"):
         q = q.where(A.c.name.contains(call.get("keyword"), autoescape=True))
     async with call.service.engine.connect() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from cloudplane.api import scope
-from cloudplane.api.commands.base import ALL, command
+from cloudplane.api.commands.base import ALL, command, equalities
 from cloudplane.api.commands.vms import owned_vm, vm_job_view, vm_ref
 from cloudplane.api.context import Accepted, Call, Caller, JobTarget, ListResult
 from cloudplane.api.views.volumes import VM, VMS, id_of, page_ids, tag_filters, vm_snapshot_view, vm_snapshots_query
@@ -64,9 +64,7 @@ async def delete_vm_snapshot(call: Call) -> Accepted:
 async def list_vm_snapshot(call: Call) -> ListResult:
     vis = await scope.visibility(call)
     where: list[Any] = [VMS.c.removed.is_(None), vis.clause(VMS.c.account_id, VMS.c.domain_id)]
-    for p, col in (("vmsnapshotid", VMS.c.uuid), ("name", VMS.c.name), ("state", VMS.c.state)):
-        if call.get(p) is not None:
-            where.append(col == call.get(p))
+    where.extend(equalities(call, (("vmsnapshotid", VMS.c.uuid), ("name", VMS.c.name), ("state", VMS.c.state))))
     if call.get("virtualmachineid"):
         where.append(VMS.c.instance_id == id_of(VM, call.get("virtualmachineid")))
     if call.get("vmsnapshotids"):
