@@ -309,8 +309,10 @@ class _Poller:
             try:
                 batch: CompletionBatch = await self.runtime.handle(self.shard).poll.remote(incarnation, cursor, 2.0)
             except RAY_ERRORS:
+                # The shard is down: answer whoever waits from the store. The in-flight
+                # jobs are looked up once, at the gap its next incarnation reports.
                 await asyncio.sleep(0.2)
-                await self.runtime._sweep_waiters(everything=True)
+                await self.runtime._sweep_waiters()
                 continue
             if batch.gap:
                 await self.runtime._sweep_waiters(everything=True)

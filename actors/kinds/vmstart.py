@@ -174,10 +174,13 @@ class VmPlacing(VmBase):
         max_age = float(await self.host.config("vm.placement.cache.seconds") or 0)
         last_refusal = time.monotonic()  # a refusal needs a snapshot loaded after this
         snap = await cache.get(zone, max_age)
-        async with self.host.engine.connect() as conn:
-            storage = storage if storage is not None else await storage_of(conn, self.row["id"])
-            groups = groups if groups is not None else await vm_groups(conn, self.row["id"])
-            affinity = await affinity_of(conn, self.row["id"], groups) if groups.ids else Affinity()
+        affinity = Affinity()
+        if storage is None or groups is None or groups.ids:  # a fresh deploy without groups knows it all
+            async with self.host.engine.connect() as conn:
+                storage = storage if storage is not None else await storage_of(conn, self.row["id"])
+                groups = groups if groups is not None else await vm_groups(conn, self.row["id"])
+                affinity = await affinity_of(conn, self.row["id"], groups) if groups.ids else Affinity()
+        assert storage is not None and groups is not None
         snap, req = await self._fresh_request(snap, host=host, cluster=cluster, pod=pod, ha=ha, planner=planner,
                                               storage=storage, affinity=affinity, root_admin=root_admin)
         counts: dict[int, int] = {}
