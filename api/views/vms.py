@@ -143,27 +143,29 @@ async def vms_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> lis
             for r in rows]
 
 
-def vm_view(r: Any, nics: list[dict[str, Any]], tags: list[dict[str, Any]], groups: list[dict[str, Any]], *,
+def vm_view(row: Any, nics: list[dict[str, Any]], tags: list[dict[str, Any]], groups: list[dict[str, Any]], *,
             admin: bool) -> dict[str, Any]:
+    r = row._asdict()  # a plain dict: ~45 reads per VM cost a third of reading the Row's attributes
     out: dict[str, Any] = {
-        "id": r.uuid, "name": r.name, "displayname": r.display_name or r.name, "account": r.acct_name,
-        "accountid": r.acct_uuid, "userid": r.user_uuid, "username": r.user_name, "domainid": r.dom_uuid,
-        "domain": r.dom_name, "created": format_date(r.created), "state": r.state, "haenable": bool(r.ha_enabled),
-        "zoneid": r.zone_uuid, "zonename": r.zone_name, "templateid": r.tpl_uuid, "templatename": r.tpl_name,
-        "templatedisplaytext": r.tpl_text, "passwordenabled": bool(r.tpl_pw), "isoid": r.iso_uuid,
-        "isoname": r.iso_name, "isodisplaytext": r.iso_text, "serviceofferingid": r.so_uuid,
-        "serviceofferingname": r.so_name, "cpunumber": r.cpu_count, "cpuspeed": r.cpu_speed_mhz,
-        "memory": r.ram_mb, "guestosid": r.os_uuid, "ostypeid": r.os_uuid, "osdisplayname": r.os_name,
+        "id": r["uuid"], "name": r["name"], "displayname": r["display_name"] or r["name"],
+        "account": r["acct_name"], "accountid": r["acct_uuid"], "userid": r["user_uuid"], "username": r["user_name"],
+        "domainid": r["dom_uuid"], "domain": r["dom_name"], "created": format_date(r["created"]), "state": r["state"],
+        "haenable": bool(r["ha_enabled"]), "zoneid": r["zone_uuid"], "zonename": r["zone_name"],
+        "templateid": r["tpl_uuid"], "templatename": r["tpl_name"],
+        "templatedisplaytext": r["tpl_text"], "passwordenabled": bool(r["tpl_pw"]), "isoid": r["iso_uuid"],
+        "isoname": r["iso_name"], "isodisplaytext": r["iso_text"], "serviceofferingid": r["so_uuid"],
+        "serviceofferingname": r["so_name"], "cpunumber": r["cpu_count"], "cpuspeed": r["cpu_speed_mhz"],
+        "memory": r["ram_mb"], "guestosid": r["os_uuid"], "ostypeid": r["os_uuid"], "osdisplayname": r["os_name"],
         "rootdeviceid": 0, "rootdevicetype": "ROOT", "securitygroup": [], "nic": nics,
-        "hypervisor": r.hypervisor_type, "details": {}, "affinitygroup": groups, "displayvm": bool(r.display),
-        "isdynamicallyscalable": bool(r.dynamically_scalable), "tags": tags, "group": r.group_name,
-        "bootmode": (r.boot_mode or "legacy").lower(), "boottype": r.boot_type or "Bios",
-        "lastupdated": format_date(r.updated) if r.updated is not None else None,
+        "hypervisor": r["hypervisor_type"], "details": {}, "affinitygroup": groups, "displayvm": bool(r["display"]),
+        "isdynamicallyscalable": bool(r["dynamically_scalable"]), "tags": tags, "group": r["group_name"],
+        "bootmode": (r["boot_mode"] or "legacy").lower(), "boottype": r["boot_type"] or "Bios",
+        "lastupdated": format_date(r["updated"]) if r["updated"] is not None else None,
     }
-    if r.state in ("Running", "Starting", "Migrating", "Stopping") and r.host_uuid:
-        out["hostid"] = r.host_uuid
+    if r["state"] in ("Running", "Starting", "Migrating", "Stopping") and r["host_uuid"]:
+        out["hostid"] = r["host_uuid"]
         if admin:
-            out["hostname"] = r.host_name
+            out["hostname"] = r["host_name"]
     if admin:
-        out["instancename"] = r.instance_name
+        out["instancename"] = r["instance_name"]
     return {k: v for k, v in out.items() if v is not None}
