@@ -404,27 +404,29 @@ async def _bump_all(conn: AsyncConnection, params: list[dict[str, Any]]) -> None
             await conn.execute(_BUMP, p)
 
 
-async def release(conn: AsyncConnection, account_id: int, need: Need) -> None:
-    """Give `need` back to the account and its domains (never below zero)."""
+async def _every_owner(conn: AsyncConnection, account_id: int, need: Need) -> list[dict[str, Any]]:
+    """The positive amounts of `need`, as statement parameters for the account and each of
+    its domains (in reserve's order: name, then owner)."""
     need = {n: a for n, a in need.items() if a > 0}
     if not need:
-        return
-    chain = await chain_of(conn, account_id)
-    for name, amount in need.items():
-        for owner in chain.owners:
-            await _unbump(conn, owner, name, amount)
+        return []
+    owners = (await chain_of(conn, account_id)).owners
+    return [{**_row_params(owner, name), "b_amount": amount} for name, amount in need.items() for owner in owners]
+
+
+async def release(conn: AsyncConnection, account_id: int, need: Need) -> None:
+    """Give `need` back to the account and its domains (never below zero)."""
+    params = await _every_owner(conn, account_id, need)
+    if params:
+        await conn.execute(_UNBUMP, params)
 
 
 async def restore(conn: AsyncConnection, account_id: int, need: Need) -> None:
     """Count `need` again whatever the limits say: undoing a give-back (a shrink whose
     host step failed), so the count keeps equal to what exists."""
-    need = {n: a for n, a in need.items() if a > 0}
-    if not need:
-        return
-    chain = await chain_of(conn, account_id)
-    for name, amount in need.items():
-        for owner in chain.owners:
-            await _bump(conn, owner, name, amount, UNLIMITED)
+    params = await _every_owner(conn, account_id, need)
+    if params:
+        await _bump_all(conn, params)
 
 
 async def recount(conn: AsyncConnection, owner: Owner, names: Iterable[str]) -> dict[str, int]:
