@@ -23,6 +23,16 @@ _ZONED = re.compile(
 _PLAIN = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?: (\d{1,2}):(\d{1,2}):(\d{1,2}))?", re.ASCII)
 
 
+def stored_date(value: str | datetime) -> str:
+    """format_date for a UTC date column read without conversion: SQLite gives the
+    stored text (``2026-07-29 11:18:10.123456``), MySQL a naive datetime."""
+    if isinstance(value, datetime):
+        return format_date(value)
+    if len(value) < 19 or value[4] != "-" or value[7] != "-" or value[10] not in " T" or value[13] != ":":
+        raise ValueError(f"not a stored date: {value!r}")
+    return f"{value[:10]}T{value[11:19]}+0000"
+
+
 def format_date(dt: datetime) -> str:
     """``2026-07-29T11:18:10+0000``; naive datetimes are taken as UTC.
 

@@ -242,6 +242,10 @@ class NetworkEntity(Entity):
         """Where this network's addresses come from: its IP ranges, else its CIDR; none for L2."""
         if self.guest_type == "L2":
             return []
+        if self.guest_type == "Isolated":
+            # Isolated networks take no IP ranges (createNetwork and createVlanIpRange refuse
+            # them): nothing to read on every NIC.
+            return [cidr_pool(self.row["cidr"], self.row.get("gateway"))] if self.row.get("cidr") else []
         rows = (await conn.execute(_GUEST_RANGES, {"b_net": self.row["id"]})).all()
         if rows:
             return [Pool(int(ipaddress.IPv4Address(r.start_ip)), int(ipaddress.IPv4Address(r.end_ip)),
@@ -315,10 +319,12 @@ class NetworkEntity(Entity):
         with subdomain access, of its subdomains."""
         if self.row.get("traffic_type") != "Guest" or self.row.get("is_system"):
             return
+        by_account = self.row.get("acl_type") == "Account"
         async with self.host.engine.connect() as conn:
             vm = (await conn.execute(_VM_OWNER, {"b_vm": vm_id})).one()
-            mine = (await conn.execute(_DOMAIN_PATH, {"b_domain": self.row["domain_id"]})).scalar()
-        if self.row.get("acl_type") == "Account":
+            mine = None if by_account else (
+                await conn.execute(_DOMAIN_PATH, {"b_domain": self.row["domain_id"]})).scalar()
+        if by_account:
             ok = vm.account_id == self.row["account_id"]
         else:
             ok = vm.path == mine or bool(self.row.get("subdomain_access") and str(vm.path).startswith(str(mine)))
