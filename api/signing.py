@@ -20,8 +20,9 @@ import functools
 import hashlib
 import hmac
 import itertools
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cloudplane.api.dates import parse_date
@@ -44,6 +45,21 @@ class Variant:
     keep_brackets: bool = False  # '[' and ']' left literal in values (libcloud)
     encode_star: bool = False  # '*' percent-encoded (Go's url.QueryEscape: cloudmonkey)
     quote_names: bool = False  # names percent-encoded too (aiocloudstack)
+    # How this variant encodes, worked out once: every signed request encodes all its
+    # names and values, and a byte-by-byte loop was most of checking a signature.
+    unchanged: re.Pattern[str] = field(init=False, repr=False, compare=False)  # text it leaves as is
+    byte_forms: tuple[str, ...] = field(init=False, repr=False, compare=False)  # each byte, encoded
+
+    def __post_init__(self) -> None:
+        safe = set(_ALWAYS_SAFE)
+        if not self.encode_star:
+            safe.add(ord("*"))
+        if self.keep_tilde:
+            safe.add(ord("~"))
+        if self.keep_brackets:
+            safe.update(b"[]")
+        object.__setattr__(self, "unchanged", re.compile("[" + re.escape("".join(map(chr, sorted(safe)))) + "]*"))
+        object.__setattr__(self, "byte_forms", tuple(chr(b) if b in safe else f"%{b:02X}" for b in range(256)))
 
 
 JAVA = Variant("java")
@@ -55,24 +71,13 @@ CLOUDMONKEY = Variant("cloudmonkey", keep_tilde=True, encode_star=True)
 NAMED_VARIANTS = (JAVA, CS, LIBCLOUD, AIOCLOUDSTACK, MARVIN, CLOUDMONKEY)
 
 
-@functools.cache
-def _safe_bytes(variant: Variant) -> frozenset[int]:
-    safe = set(_ALWAYS_SAFE)
-    if not variant.encode_star:
-        safe.add(ord("*"))
-    if variant.keep_tilde:
-        safe.add(ord("~"))
-    if variant.keep_brackets:
-        safe.update(b"[]")
-    return frozenset(safe)
-
-
 def _encode(text: str, variant: Variant) -> str:
     """Java URLEncoder.encode(text, "UTF-8") with '+' turned into %20, bent by variant."""
-    safe = _safe_bytes(variant)
+    if variant.unchanged.fullmatch(text):
+        return text
+    forms = variant.byte_forms
     # Java replaces unencodable (lone surrogate) characters with '?'.
-    raw = text.encode("utf-8", errors="replace")
-    return "".join(chr(b) if b in safe else f"%{b:02X}" for b in raw)
+    return "".join([forms[b] for b in text.encode("utf-8", errors="replace")])
 
 
 def _signed_items(params: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -119,14 +124,18 @@ def candidate_variants(params: Mapping[str, str]) -> list[Variant]:
     items = _signed_items(params)
     values = "".join(str(v) for _, v in items)
     names = [k for k, _ in items]
-    relevant = {
-        "sort_lower": sorted(names) != sorted(names, key=lambda n: (n.lower(), n)),
-        "keep_tilde": "~" in values or any("~" in n for n in names),
-        "keep_brackets": "[" in values or "]" in values,
-        "encode_star": "*" in values or any("*" in n for n in names),
-        "quote_names": any(_encode(n, JAVA) != n for n in names),
-    }
-    flags = [f for f, on in relevant.items() if on]
+    relevant = (
+        ("sort_lower", sorted(names) != sorted(names, key=lambda n: (n.lower(), n))),
+        ("keep_tilde", "~" in values or any("~" in n for n in names)),
+        ("keep_brackets", "[" in values or "]" in values),
+        ("encode_star", "*" in values or any("*" in n for n in names)),
+        ("quote_names", any(not JAVA.unchanged.fullmatch(n) for n in names)),
+    )
+    return list(_variants_for(tuple(f for f, on in relevant if on)))
+
+
+@functools.cache
+def _variants_for(flags: tuple[str, ...]) -> tuple[Variant, ...]:
     # Fewest deviations first: the exact Java form, then single quirks (cs: '~').
     combos = sorted(itertools.product((False, True), repeat=len(flags)), key=sum)
     variants = []
@@ -134,7 +143,7 @@ def candidate_variants(params: Mapping[str, str]) -> list[Variant]:
         chosen = dict(zip(flags, combo, strict=True))
         label = "+".join(f for f, on in chosen.items() if on) or "java"
         variants.append(Variant(label, **chosen))
-    return variants
+    return tuple(variants)
 
 
 def verify(params: Mapping[str, str], secret_key: str) -> bool:

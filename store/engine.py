@@ -11,6 +11,9 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cloudplane.errors import CloudplaneError
+from cloudplane.store import inline
+
+SQLITE_BUSY_S = 30.0  # how long a SQLite writer waits for the write lock
 
 
 class BadDatabaseUrl(CloudplaneError):
@@ -57,9 +60,13 @@ def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEng
         # A larger pool than SQLAlchemy's default (5 + 10 overflow): an overflow connection is
         # closed when returned, and every new one costs a thread, a file open and four PRAGMAs;
         # under load that churn showed in profiles of the API server.
-        in_memory = make_url(url).database in (None, "", ":memory:")  # a single static connection
-        sizes = {} if in_memory else {"pool_size": 2 * pool_size, "max_overflow": 2 * pool_size}
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **sizes)
+        database = make_url(url).database
+        if database in (None, "", ":memory:"):  # a single static connection, through aiosqlite's thread
+            engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_S})
+        else:
+            # Reads on the loop, lock waits in a thread (store/inline.py).
+            engine = create_async_engine(url, echo=echo, async_creator=inline.creator(database, SQLITE_BUSY_S),
+                                         pool_size=2 * pool_size, max_overflow=2 * pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

@@ -1,0 +1,114 @@
+"""store/inline.py: SQLite reads run on the event loop; a writer that waits for
+the write lock waits in its connection's thread, and the loop goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cloudplane.store.engine import make_engine
+from cloudplane.store.inline import InlineConnection
+
+
+async def _engine(tmp_path: Path) -> AsyncEngine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'inline.db'}")
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        await conn.exec_driver_sql("INSERT INTO t (id, v) VALUES (1, 'one')")
+    return engine
+
+
+async def _threads(conn: AsyncConnection) -> list[int]:
+    """Make `runs_in()` in SQL record the thread that runs the statement."""
+    seen: list[int] = []
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(raw, InlineConnection)
+    raw._conn.create_function("runs_in", 0, lambda: seen.append(threading.get_ident()) or 0)
+    return seen
+
+
+async def test_reads_run_on_the_loop_and_the_first_write_in_a_thread(tmp_path: Path) -> None:
+    engine = await _engine(tmp_path)
+    loop_thread = threading.get_ident()
+    try:
+        async with engine.connect() as conn:
+            seen = await _threads(conn)
+            assert (await conn.execute(text("SELECT v, runs_in() FROM t WHERE id = 1"))).one()[0] == "one"
+            assert seen == [loop_thread]
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (2, runs_in())"))  # takes the write lock
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (3, runs_in())"))  # holds it: inline
+            await conn.commit()
+            assert seen[1] != loop_thread and seen[2] == loop_thread
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (4, runs_in())"))  # a new transaction
+            await conn.commit()
+            assert seen[3] != loop_thread
+            # A deferred BEGIN takes no lock: the write after it still goes to the thread.
+            await conn.exec_driver_sql("BEGIN")
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (5, runs_in())"))
+            await conn.commit()
+            assert seen[4] != loop_thread
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 5
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_waiting_for_the_lock_does_not_stall_the_loop(tmp_path: Path) -> None:
+    engine = await _engine(tmp_path)
+    other = sqlite3.connect(tmp_path / "inline.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, holding the lock
+    other.execute("INSERT INTO t (id, v) VALUES (10, 'theirs')")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> float:
+        t0 = time.monotonic()
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (11, 'ours')"))
+        return time.monotonic() - t0
+
+    tick = asyncio.create_task(ticker())
+    try:
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # it waits for the lock ...
+        assert ticks >= 20  # ... and the loop went on meanwhile
+        async with engine.connect() as conn:  # reads see the last commit, without waiting
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writing, 10) >= 0.5
+        async with engine.connect() as conn:
+            assert sorted(r[0] for r in (await conn.execute(text("SELECT id FROM t"))).all()) == [1, 10, 11]
+    finally:
+        tick.cancel()
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_failed_write_leaves_the_connection_usable(tmp_path: Path) -> None:
+    engine = await _engine(tmp_path)
+    try:
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id, v) VALUES (1, 'again')"))
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (2, 'two')"))
+        async with engine.connect() as conn:
+            rows: list[Any] = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+        assert [tuple(r) for r in rows] == [(1, "one"), (2, "two")]
+    finally:
+        await engine.dispose()
