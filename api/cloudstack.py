@@ -12,8 +12,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI
-
 from cloudplane.api import envelope
 from cloudplane.api.context import Accepted, Call, Caller, ListResult, Raw, Success
 from cloudplane.api.params import lookup
@@ -103,22 +101,24 @@ def _cookie(header: str, name: str) -> str | None:
 
 
 class CloudStackApi:
-    """`/client/api` as a bare ASGI app in front of the FastAPI application.
+    """`/client/api` as a bare ASGI app, answered before the FastAPI application
+    (api/app.py's NodeApp).
 
     The query API is the hot path, and it renders every failure itself, so it
-    needs none of the framework's routing, dependency and exception layers
-    (they cost about as much as the command). Other paths go to `app`.
+    needs none of the framework's routing, dependency, exception and body-limit
+    layers (they cost about as much as the command).
     """
 
     PATHS = frozenset({"/client/api", "/client/api/"})
 
-    def __init__(self, app: Any, service: ApiService) -> None:
-        self.app, self.service = app, service
+    def __init__(self, service: ApiService) -> None:
+        self.service = service
+
+    @classmethod
+    def serves(cls, scope: dict[str, Any]) -> bool:
+        return scope["type"] == "http" and scope["path"] in cls.PATHS
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.PATHS:
-            await self.app(scope, receive, send)
-            return
         method = scope["method"]
         if method not in ("GET", "POST"):
             await send({"type": "http.response.start", "status": 405,
@@ -172,7 +172,3 @@ class CloudStackApi:
             headers.append((b"set-cookie", f"{k}={v}; HttpOnly; Path=/client; SameSite=lax".encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def mount(app: FastAPI, service: ApiService) -> None:
-    app.add_middleware(CloudStackApi, service=service)
