@@ -3,7 +3,8 @@
 aiosqlite runs every statement in a thread of its own: a queue put, a thread
 wake-up and a call back into the loop cost ~120 µs of CPU per statement here,
 where SQLite answers an indexed read in a few µs. Reads in WAL mode never wait
-for a lock, so they run inline. What may wait, the first write of a
+for a lock, so they run inline, unless that statement once took longer than
+SLOW_S: a scan would stop the loop and every request it serves. What may wait, the first write of a
 transaction (it takes the database's one write lock, through the busy handler)
 and the commit that ends it, runs in this connection's own thread, so a
 waiting writer never stalls the loop. Statements of a transaction that already
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -30,8 +32,21 @@ _READS = ("SELECT", "select")
 _DEFERRED = re.compile(r"\s*(BEGIN(\s+DEFERRED)?(\s+TRANSACTION)?\s*;?\s*$|SAVEPOINT\b)", re.IGNORECASE)
 
 
+# A statement that once took more CPU than this on the loop (a scan, a count of 100k
+# rows) runs in the thread from then on: the loop must not stop for it.
+SLOW_S = 0.002
+_SLOW: set[str] = set()
+_SLOW_MAX = 10_000  # distinct texts remembered (an IN list of n ids is a text of its own)
+
+
 def _reads(sql: str) -> bool:
     return sql.lstrip().startswith(_READS)
+
+
+def _slow(sql: str) -> None:
+    if len(_SLOW) >= _SLOW_MAX:
+        _SLOW.clear()
+    _SLOW.add(sql)
 
 
 class InlineConnection:
@@ -47,10 +62,14 @@ class InlineConnection:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     async def _run(self, sql: str, fn: Callable[[], T]) -> T:
-        if self._holds_lock or _reads(sql):
-            return fn()
+        if (self._holds_lock or _reads(sql)) and sql not in _SLOW:
+            t0 = time.thread_time()  # CPU, not wall: a busy box preempting us is no slow query
+            out = fn()
+            if time.thread_time() - t0 > SLOW_S:
+                _slow(sql)
+            return out
         out = await self._waiting(fn)
-        self._holds_lock = self._conn.in_transaction and not _DEFERRED.match(sql)
+        self._holds_lock = self._holds_lock or (self._conn.in_transaction and not _DEFERRED.match(sql))
         return out
 
     # -- what SQLAlchemy's adapter calls ------------------------------------------------
@@ -96,9 +115,14 @@ class InlineConnection:
 
 
 class InlineCursor:
+    """A cursor whose statement and fetch run as one unit, so that a read's real cost
+    (SQLite does most of a scan while rows are fetched) is what decides where it runs."""
+
     def __init__(self, owner: InlineConnection, cur: sqlite3.Cursor) -> None:
         self._owner = owner
         self._cur = cur
+        self._rows: list[Any] = []
+        self._at = 0
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -128,25 +152,36 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         cur = self._cur
-        if parameters is None:
-            await self._owner._run(sql, lambda: cur.execute(sql))
-        else:
-            await self._owner._run(sql, lambda: cur.execute(sql, parameters))
+
+        def run() -> list[Any]:
+            cur.execute(sql) if parameters is None else cur.execute(sql, parameters)
+            return cur.fetchall() if cur.description is not None else []
+
+        self._rows, self._at = await self._owner._run(sql, run), 0
         return self
 
     async def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> InlineCursor:
         cur = self._cur
         await self._owner._run(sql, lambda: cur.executemany(sql, seq))
+        self._rows, self._at = [], 0
         return self
 
     async def fetchone(self) -> Any:
-        return self._cur.fetchone()
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cur.fetchmany(size if size is not None else self._cur.arraysize)
+        n = size if size is not None else self._cur.arraysize
+        out = self._rows[self._at : self._at + n]
+        self._at += len(out)
+        return out
 
     async def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
+        out = self._rows[self._at :] if self._at else self._rows
+        self._at = len(self._rows)
+        return out
 
     async def close(self) -> None:
         self._cur.close()

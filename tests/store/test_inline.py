@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloudplane.store.engine import make_engine
+from cloudplane.store import inline
 from cloudplane.store.inline import InlineConnection
 
 
@@ -110,5 +111,24 @@ async def test_a_failed_write_leaves_the_connection_usable(tmp_path: Path) -> No
         async with engine.connect() as conn:
             rows: list[Any] = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
         assert [tuple(r) for r in rows] == [(1, "one"), (2, "two")]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_slow_read_moves_off_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = await _engine(tmp_path)
+    loop_thread = threading.get_ident()
+    monkeypatch.setattr(inline, "_SLOW", set())
+    # A scan that takes far longer than SLOW_S, rows fetched included.
+    scan = ("SELECT max(x + runs_in() * 0) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+            "SELECT x + 1 FROM c WHERE x < 300000) SELECT x FROM c)")
+    try:
+        async with engine.connect() as conn:
+            seen = await _threads(conn)
+            assert (await conn.execute(text(scan))).scalar() == 300000  # first time: on the loop, and timed
+            assert (await conn.execute(text(scan))).scalar() == 300000  # then in the thread
+            assert (await conn.execute(text("SELECT runs_in()"))).scalar() == 0  # quick reads stay inline
+        assert seen[0] == loop_thread and seen[-1] == loop_thread
+        assert seen[300000] != loop_thread and len(seen) == 600001
     finally:
         await engine.dispose()
