@@ -3,12 +3,13 @@
 aiosqlite runs every statement in a thread of its own: a queue put, a thread
 wake-up and a call back into the loop cost ~120 µs of CPU per statement here,
 where SQLite answers an indexed read in a few µs. Reads in WAL mode never wait
-for a lock, so they run inline, unless that statement once took longer than
-SLOW_S: a scan would stop the loop and every request it serves. What may wait, the first write of a
-transaction (it takes the database's one write lock, through the busy handler)
-and the commit that ends it, runs in this connection's own thread, so a
-waiting writer never stalls the loop. Statements of a transaction that already
-holds the write lock cannot wait for it again and run inline too.
+for a lock, so they run inline, unless that statement once took more than
+SLOW_S of CPU: a scan would stop the loop and every request it serves. What
+may wait, the first write of a transaction (it takes the database's one write
+lock, through the busy handler) and the commit that ends it, runs in this
+connection's own thread, so a waiting writer never stalls the loop. Statements
+of a transaction that already holds the write lock cannot wait for it again
+and run inline too.
 
 SQLAlchemy's aiosqlite dialect drives this through `async_creator`: the
 objects below have the few methods it calls on an aiosqlite connection.
@@ -21,7 +22,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -55,13 +56,25 @@ class InlineConnection:
         self._connection: sqlite3.Connection | None = conn  # SQLAlchemy checks it is open
         self._holds_lock = False  # this transaction has written: the write lock is ours till it ends
         self._thread: ThreadPoolExecutor | None = None  # one per connection: a waiter blocks only itself
+        self._in_thread: Future[Any] | None = None  # what the thread runs (or ran) last
 
     async def _waiting(self, fn: Callable[[], T]) -> T:
+        await self._settle()
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-lock")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+        self._in_thread = self._thread.submit(fn)
+        return await asyncio.wrap_future(self._in_thread)  # type: ignore[return-value]
+
+    async def _settle(self) -> None:
+        """A caller cancelled while its statement ran in the thread leaves it running
+        there: whatever comes next waits for it, rather than meeting it in SQLite's
+        connection mutex on the loop (a rollback could wait there for the lock)."""
+        running = self._in_thread
+        if running is not None and not running.done():
+            await asyncio.wait([asyncio.wrap_future(running)])
 
     async def _run(self, sql: str, fn: Callable[[], T]) -> T:
+        await self._settle()
         if (self._holds_lock or _reads(sql)) and sql not in _SLOW:
             t0 = time.thread_time()  # CPU, not wall: a busy box preempting us is no slow query
             out = fn()
@@ -85,9 +98,11 @@ class InlineConnection:
             await self._waiting(self._conn.commit)  # a commit may checkpoint the WAL: disk I/O
             self._holds_lock = False
         else:
+            await self._settle()
             self._conn.commit()
 
     async def rollback(self) -> None:
+        await self._settle()
         self._conn.rollback()
         self._holds_lock = False
 
@@ -97,6 +112,7 @@ class InlineConnection:
     async def close(self) -> None:
         if self._connection is None:
             return
+        await self._settle()
         self._connection = None
         self._conn.close()
         if self._thread is not None:

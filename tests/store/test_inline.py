@@ -132,3 +132,42 @@ async def test_a_slow_read_moves_off_the_loop(tmp_path: Path, monkeypatch: pytes
         assert seen[300000] != loop_thread and len(seen) == 600001
     finally:
         await engine.dispose()
+
+
+async def test_a_writer_cancelled_while_it_waits_leaves_the_loop_free_and_nothing_written(tmp_path: Path) -> None:
+    engine = await _engine(tmp_path)
+    other = sqlite3.connect(tmp_path / "inline.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    stall = 0.0  # the longest the loop went without running the ticker
+
+    async def ticker() -> None:
+        nonlocal stall
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            stall, last = max(stall, now - last), now
+
+    async def write() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (20, 'cancelled')"))
+
+    tick = asyncio.create_task(ticker())
+    try:
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.2)
+        writing.cancel()  # its INSERT still waits for the lock in the connection's thread
+        await asyncio.sleep(0.5)
+        other.execute("COMMIT")
+        await asyncio.sleep(0.1)
+        assert stall < 0.3  # the rollback waited for that INSERT without holding up the loop
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(writing, 10)
+        async with engine.begin() as conn:  # the pool's connections are usable again
+            await conn.execute(text("INSERT INTO t (id, v) VALUES (21, 'after')"))
+        async with engine.connect() as conn:
+            assert sorted(r[0] for r in (await conn.execute(text("SELECT id FROM t"))).all()) == [1, 21]
+    finally:
+        tick.cancel()
+        other.close()
+        await engine.dispose()
