@@ -18,6 +18,7 @@ objects below have the few methods it calls on an aiosqlite connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
 import time
@@ -27,8 +28,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# Statements that can only read. Anything else (DML, BEGIN, DDL, PRAGMA) may take a lock.
-_READS = ("SELECT", "select")
+# Statements that can only read: a SELECT, or a WITH (the limits' domain chain) that
+# does not end in a write. Anything else (DML, BEGIN, DDL, PRAGMA) may take a lock.
+_WITH = re.compile(r"\s*WITH\b", re.IGNORECASE)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 # Opens a transaction without taking the write lock (the first write will).
 _DEFERRED = re.compile(r"\s*(BEGIN(\s+DEFERRED)?(\s+TRANSACTION)?\s*;?\s*$|SAVEPOINT\b)", re.IGNORECASE)
 
@@ -40,8 +43,10 @@ _SLOW: set[str] = set()
 _SLOW_MAX = 10_000  # distinct texts remembered (an IN list of n ids is a text of its own)
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred texts, on every statement
 def _reads(sql: str) -> bool:
-    return sql.lstrip().startswith(_READS)
+    head = sql.lstrip()[:6].upper()
+    return head == "SELECT" or (bool(_WITH.match(sql)) and not _WRITES.search(sql))
 
 
 def _slow(sql: str) -> None:
@@ -110,24 +115,21 @@ class InlineConnection:
         self._conn.create_function(*args, **kw)
 
     async def close(self) -> None:
-        if self._connection is None:
-            return
-        await self._settle()
-        self._connection = None
-        self._conn.close()
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
+        if self._connection is not None:
+            await self._settle()
+            self.stop()
 
     def stop(self) -> None:
-        """Terminate (SQLAlchemy's forced close, e.g. at garbage collection)."""
-        if self._connection is not None:
-            self._connection = None
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            if self._thread is not None:
-                self._thread.shutdown(wait=False)
+        """Close now (also SQLAlchemy's forced close, e.g. at garbage collection)."""
+        if self._connection is None:
+            return
+        self._connection = None
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
 
 
 class InlineCursor:

@@ -45,6 +45,9 @@ async def test_reads_run_on_the_loop_and_the_first_write_in_a_thread(tmp_path: P
             seen = await _threads(conn)
             assert (await conn.execute(text("SELECT v, runs_in() FROM t WHERE id = 1"))).one()[0] == "one"
             assert seen == [loop_thread]
+            await conn.execute(text("WITH c(x) AS (SELECT runs_in()) SELECT x FROM c"))  # a read, with a CTE
+            assert seen == [loop_thread, loop_thread]
+            del seen[1]
             await conn.execute(text("INSERT INTO t (id, v) VALUES (2, runs_in())"))  # takes the write lock
             await conn.execute(text("INSERT INTO t (id, v) VALUES (3, runs_in())"))  # holds it: inline
             await conn.commit()
