@@ -3,7 +3,10 @@
 A network hands out NICs: an address claimed through the `guest_ip` unique
 key (from its CIDR, or from its IP ranges for shared networks; none for L2),
 so an explicit address is honoured, a taken one refused and two claims can
-never get the same one. An isolated or L2 network is implemented when its
+never get the same one. The network's mailbox is the only allocator of its
+addresses, so an activation reads the taken ones once and keeps them; the
+unique key still decides against a second activation (a split brain), and
+losing to it means reading them again. An isolated or L2 network is implemented when its
 first VM starts (VM `_start` calls `prepare`): a VLAN is claimed from its
 physical network's range through the `guest_vnet` unique key and its virtual
 router is started (router.py). Network garbage collection
@@ -149,6 +152,10 @@ class NetworkEntity(Entity):
     table: ClassVar[Table] = T_NET
     transitional = frozenset({S.IMPLEMENTING, S.SHUTDOWN})
     _services: tuple[int, dict[str, str | None]] | None = None  # (offering id, its services): see services()
+    _taken: set[str] | None = None  # this network's addresses in use, as last read (see _claim)
+
+    def on_activate(self) -> None:
+        self._taken = None
 
     def supervision_path(self) -> tuple[str, ...]:
         return (f"zone:{self.row['zone_id']}",) if self.row.get("zone_id") else ()
@@ -265,16 +272,22 @@ class NetworkEntity(Entity):
             raise ParamError(f"IP address {ip} is not usable in network {self.ref.id}: it is not in its "
                              f"{'IP ranges' if self.guest_type == 'Shared' else 'CIDR ' + str(self.row.get('cidr'))}")
 
+    async def _taken_addresses(self) -> set[str]:
+        if self._taken is None:
+            async with self.host.engine.connect() as conn:
+                self._taken = {r[0] for r in (await conn.execute(_TAKEN_IPS, {"b_net": self.row["id"]})).all()}
+        return self._taken
+
     async def _claim(self, pools: list[Pool], ip: str | None, *, nic: dict[str, Any] | None = None,
                      nic_id: int | None = None) -> dict[str, Any]:
         """Claim an address (`ip`, or the first free one) and give it to a new NIC (`nic`'s
-        columns) or to the existing NIC `nic_id`, in one transaction of its own: the unique key
-        on (network, address) decides any race."""
+        columns) or to the existing NIC `nic_id`, in the group commit: the unique key on
+        (network, address) decides any race, and a lost one means our addresses are stale."""
         net_id = self.row["id"]
         skip = {g for g in (self.row.get("gateway"), *(p.gateway for p in pools)) if g}
-
-        async def work(conn: AsyncConnection) -> dict[str, Any]:
-            taken = {r[0] for r in (await conn.execute(_TAKEN_IPS, {"b_net": net_id})).all()}
+        # An explicit address gets a second look after a lost race: then it is in use.
+        for _ in range(CLAIM_ATTEMPTS if ip is None else 2):
+            taken = await self._taken_addresses()
             if ip is not None:
                 if ip in taken:
                     raise ParamError(f"The IP address {ip} is already in use in network {self.ref.id}")
@@ -286,25 +299,28 @@ class NetworkEntity(Entity):
                     raise Insufficient(f"Insufficient address capacity: no free IP address left in network "
                                        f"{self.ref.id} ({self.row.get('cidr') or 'its IP ranges'})")
                 chosen, pool = found
-            if nic_id is None:
-                assert nic is not None
-                new_id = (await conn.execute(_NEW_NIC, {**nic, "ip4_address": chosen, "netmask": pool.netmask,
-                                                        "gateway": pool.gateway})).inserted_primary_key[0]
-            else:
-                await conn.execute(_ADDRESS_NIC, {"b_nic": nic_id, "b_ip": chosen, "b_netmask": pool.netmask,
-                                                  "b_gateway": pool.gateway})
-                new_id = nic_id
-            await conn.execute(_NEW_GUEST_IP, {"uuid": new_uuid(), "version": 1, "created": utcnow(),
-                                               "network_id": net_id, "ip_address": chosen, "nic_id": new_id,
-                                               "is_secondary": False})
-            return {"nic_id": new_id, "ip": chosen}
 
-        for _ in range(CLAIM_ATTEMPTS if ip is None else 1):
+            async def work(conn: AsyncConnection, chosen: str = chosen, pool: Pool = pool) -> int:
+                if nic_id is None:
+                    assert nic is not None
+                    new_id = (await conn.execute(_NEW_NIC, {**nic, "ip4_address": chosen, "netmask": pool.netmask,
+                                                            "gateway": pool.gateway})).inserted_primary_key[0]
+                else:
+                    await conn.execute(_ADDRESS_NIC, {"b_nic": nic_id, "b_ip": chosen, "b_netmask": pool.netmask,
+                                                      "b_gateway": pool.gateway})
+                    new_id = nic_id
+                await conn.execute(_NEW_GUEST_IP, {"uuid": new_uuid(), "version": 1, "created": utcnow(),
+                                                   "network_id": net_id, "ip_address": chosen, "nic_id": new_id,
+                                                   "is_secondary": False})
+                return int(new_id)
+
             try:
-                async with self.host.engine.begin() as conn:
-                    return await work(conn)
+                new_id = await self.host.writer.submit(work)
             except IntegrityError:
-                continue  # another claimant took it first: look again
+                self._taken = None  # another activation took it first: look again
+                continue
+            taken.add(chosen)
+            return {"nic_id": new_id, "ip": chosen}
         raise ParamError(f"The IP address {ip or '(chosen)'} was taken concurrently in network {self.ref.id}")
 
     def _nic_values(self, vm_id: int, device: int, default: bool) -> dict[str, Any]:
@@ -367,6 +383,7 @@ class NetworkEntity(Entity):
                                    .values(removed=utcnow(), state="Deallocating", version=T_NIC.c.version + 1))
 
         await self.host.writer.submit(work)
+        self._taken = None  # read again on the next claim
         return {"success": True}
 
     async def _place_nics(self, vm_id: int, pod_id: int | None) -> None:

@@ -80,7 +80,9 @@ class VmEntity(VmVolumes):
                 raise
         if start and self.state != VmState.RUNNING:
             storage = Storage(sum(int(v["size"]) for v in volumes or [])) if fresh else None
-            return await self._start(deploy=True, groups=g if fresh else None, storage=storage, **start_args)
+            networks = list(dict.fromkeys(n["network"] for n in nets or [])) if fresh else None
+            return await self._start(deploy=True, groups=g if fresh else None, storage=storage, networks=networks,
+                                     **start_args)
         return self._summary()
 
     async def _birth(self, values: dict[str, Any], volumes: list[dict[str, Any]], g: Groups,

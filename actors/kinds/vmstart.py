@@ -132,23 +132,24 @@ class VmPlacing(VmBase):
             if pool is not None:
                 snap.adjust_pool(pool, req.needs_storage)
 
-    async def _prepare_networks(self, h: HostView) -> None:
-        """Before StartCommand: the VM's networks are implemented on the chosen host.
-        The guest-network kind plugs its `implement` call in here."""
+    async def _prepare_networks(self, h: HostView, networks: list[str] | None) -> None:
+        """Before StartCommand: the VM's networks (`networks`, when a deploy has just given
+        it its NICs; else read) are implemented on the chosen host."""
         # -- networking (actors/kinds/network.py `prepare`) ---------------------------------
         # Each network of a user VM is implemented (a VLAN, its virtual router) and the VM's
         # NICs get addresses usable in the host's pod; routers are started by their network.
         if self.row.get("type") != "User":
             return
-        async with self.host.engine.connect() as conn:
-            nets = [r[0] for r in (await conn.execute(_VM_NETWORKS, {"b_vm": self.row["id"]})).all()]
-        for n in nets:
+        if networks is None:
+            async with self.host.engine.connect() as conn:
+                networks = [r[0] for r in (await conn.execute(_VM_NETWORKS, {"b_vm": self.row["id"]})).all()]
+        for n in networks:
             await self.host.call_entity(EntityRef("network", n), "prepare",
                                         {"vm_id": self.row["id"], "pod_id": h.pod_id})
 
-    async def _launch(self, h: HostView, snap: Snapshot) -> tuple[bool, str]:
+    async def _launch(self, h: HostView, snap: Snapshot, networks: list[str] | None) -> tuple[bool, str]:
         try:
-            await self._prepare_networks(h)
+            await self._prepare_networks(h, networks)
         except ApiError as e:
             return False, f"network preparation failed: {e.text}"
         ok, why, _ = await self._agent(h.uuid, snap.clusters[h.cluster_id].uuid, Cmd.START,
@@ -158,7 +159,7 @@ class VmPlacing(VmBase):
     async def _start(self, host: str | None = None, cluster: str | None = None, pod: str | None = None,
                      ha: bool = False, deploy: bool = False, planner: str | None = None,
                      groups: Groups | None = None, storage: Storage | None = None,
-                     root_admin: bool = False) -> dict[str, Any]:
+                     root_admin: bool = False, networks: list[str] | None = None) -> dict[str, Any]:
         if self.state == VmState.RUNNING:
             return self._summary()
         if self.state not in (VmState.STOPPED, VmState.ERROR, VmState.STARTING):
@@ -209,7 +210,7 @@ class VmPlacing(VmBase):
                     last_refusal = time.monotonic()
                     continue
                 attempts += 1
-                ok, why = await self._launch(h, snap)
+                ok, why = await self._launch(h, snap, networks)
                 if ok:
                     await self.save(state=VmState.RUNNING, power_state=Power.ON, power_state_updated=utcnow(),
                                     last_host_id=h.id)

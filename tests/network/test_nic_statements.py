@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -21,6 +21,7 @@ from cloudplane.store.engine import make_engine
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain
 from cloudplane.store.tables.infra import Pod, Zone
+from cloudplane.store.writer import GroupWriter
 from cloudplane.store.tables.network import GuestIp, Network, NetworkOffering, NetworkOfferingService, Nic, VlanIpRange
 
 D, A, ZONE, POD, SO, VM, NO, NOS, NET, NIC, GIP, RANGE = (t.__table__ for t in (  # type: ignore[attr-defined]
@@ -30,18 +31,9 @@ MINE, OTHER = 10, 11
 ISOLATED, BASIC = 1, 2
 
 
-class Writer:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def insert(self, table: Table, row: dict[str, Any]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(table).values(**row))
-
-
 class Host:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine, self.writer, self.kind_state = engine, Writer(engine), {}
+        self.engine, self.writer, self.kind_state = engine, GroupWriter(engine), {}
 
 
 @pytest.fixture
@@ -107,6 +99,22 @@ async def test_isolated_deploys_take_the_first_free_addresses(engine: AsyncEngin
         (1, "10.1.1.2", "255.255.255.248", "10.1.1.1", "Reserved", 1, "10.1.1.2"),
         (2, "10.1.1.3", "255.255.255.248", "10.1.1.1", "Reserved", 1, "10.1.1.3"),
         (3, "10.1.1.6", "255.255.255.248", "10.1.1.1", "Reserved", 1, "10.1.1.6")]
+
+
+async def test_a_second_activation_loses_the_race_and_looks_again(engine: AsyncEngine) -> None:
+    """Each activation keeps the addresses it read; the unique key decides between two
+    (a split brain), and the loser reads them again instead of failing the deploy."""
+    first, second = await entity(engine, ISOLATED), await entity(engine, ISOLATED)
+    assert (await second.allocate_nic(vm_id=2))["ip"] == "10.1.1.2"  # second has read {}: it keeps {.2}
+    assert (await first.allocate_nic(vm_id=1))["ip"] == "10.1.1.3"
+    assert (await second.allocate_nic(vm_id=3))["ip"] == "10.1.1.4"  # tried .3, lost, read again
+    with pytest.raises(ParamError, match="10.1.1.4 is already in use"):
+        await first.allocate_nic(vm_id=4, ip="10.1.1.4")  # its view says free; the store says not
+    await first.release_nics(vm_id=1)
+    assert (await second.allocate_nic(vm_id=4))["ip"] == "10.1.1.5"  # its view predates the release
+    assert (await first.allocate_nic(vm_id=1))["ip"] == "10.1.1.3"  # its own release: read again
+    assert sorted(r[-1] for r in await nics(engine, ISOLATED) if r[-1]) == [
+        "10.1.1.2", "10.1.1.3", "10.1.1.4", "10.1.1.5"]
 
 
 async def test_basic_zone_nics_get_an_address_of_their_pod(engine: AsyncEngine) -> None:
