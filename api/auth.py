@@ -21,6 +21,7 @@ from cloudplane.api.context import Caller
 from cloudplane.api.params import lookup
 from cloudplane.api.secrets import ServerKey, new_session_key, session_hash, verify_password
 from cloudplane.errors import AuthError
+from cloudplane.store import prepared
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.identity import Account, Domain, Role, User, UserSession
 
@@ -78,7 +79,7 @@ class Authenticator:
         hit = self._by_key.get(api_key)
         if hit is None or now - hit[0] > _CACHE_TTL_S:
             async with self.engine.connect() as conn:
-                row = (await conn.execute(_BY_API_KEY, {"b_key": api_key})).first()
+                row = (await prepared.execute(conn, _BY_API_KEY, {"b_key": api_key})).first()
             if row is None or not row.secret_key:
                 log.info("auth: unknown api key")
                 raise AuthError(AUTH_TEXT)

@@ -9,31 +9,37 @@ shared transaction is left as it was.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, update
+from sqlalchemy import and_, bindparam, case, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.errors import Insufficient
+from cloudplane.store import prepared
 from cloudplane.store.tables.capacity import Capacity, CapacityType
 
 CAP = Capacity.__table__  # type: ignore[attr-defined]
 
 
-def _row(host_id: int, ctype: CapacityType) -> list[object]:
-    return [CAP.c.owner_type == "host", CAP.c.owner_id == host_id, CAP.c.capacity_type == int(ctype)]
+# Built once (store/prepared.py runs them): a host's row of one capacity type.
+_ROW = and_(CAP.c.owner_type == "host", CAP.c.owner_id == bindparam("b_host"),
+            CAP.c.capacity_type == bindparam("b_type"))
+_CLAIM = update(CAP).where(_ROW, CAP.c.enabled.is_(True),
+                           CAP.c.used + bindparam("b_amount") <= CAP.c.total * bindparam("b_factor")).values(
+    used=CAP.c.used + bindparam("b_amount"))
+_RELEASE = update(CAP).where(_ROW).values(
+    used=case((CAP.c.used >= bindparam("b_amount"), CAP.c.used - bindparam("b_amount")), else_=0))
+
+
+async def _claim(conn: AsyncConnection, host_id: int, ctype: CapacityType, amount: int, factor: float) -> bool:
+    return (await prepared.execute(conn, _CLAIM, {"b_host": host_id, "b_type": int(ctype), "b_amount": amount,
+                                                  "b_factor": float(factor)})).rowcount == 1
 
 
 async def claim(conn: AsyncConnection, host_id: int, cpu_mhz: int, mem_bytes: int,
                 cpu_factor: float = 1.0, mem_factor: float = 1.0) -> None:
     """Add the VM to the host's used capacity, or raise Insufficient (533) and change nothing."""
-    cpu = await conn.execute(update(CAP).where(and_(*_row(host_id, CapacityType.CPU), CAP.c.enabled.is_(True),
-                                                    CAP.c.used + cpu_mhz <= CAP.c.total * cpu_factor))
-                             .values(used=CAP.c.used + cpu_mhz))
-    if cpu.rowcount != 1:
+    if not await _claim(conn, host_id, CapacityType.CPU, cpu_mhz, cpu_factor):
         raise Insufficient(f"host {host_id} has not {cpu_mhz} MHz of CPU left")
-    mem = await conn.execute(update(CAP).where(and_(*_row(host_id, CapacityType.MEMORY), CAP.c.enabled.is_(True),
-                                                    CAP.c.used + mem_bytes <= CAP.c.total * mem_factor))
-                             .values(used=CAP.c.used + mem_bytes))
-    if mem.rowcount != 1:
+    if not await _claim(conn, host_id, CapacityType.MEMORY, mem_bytes, mem_factor):
         await release(conn, host_id, cpu_mhz, 0)  # undo our half before refusing
         raise Insufficient(f"host {host_id} has not {mem_bytes} bytes of memory left")
 
@@ -41,5 +47,4 @@ async def claim(conn: AsyncConnection, host_id: int, cpu_mhz: int, mem_bytes: in
 async def release(conn: AsyncConnection, host_id: int, cpu_mhz: int, mem_bytes: int) -> None:
     for ctype, amount in ((CapacityType.CPU, cpu_mhz), (CapacityType.MEMORY, mem_bytes)):
         if amount:
-            await conn.execute(update(CAP).where(and_(*_row(host_id, ctype)))
-                               .values(used=case((CAP.c.used >= amount, CAP.c.used - amount), else_=0)))
+            await prepared.execute(conn, _RELEASE, {"b_host": host_id, "b_type": int(ctype), "b_amount": amount})

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from cloudplane.errors import ApiError, CloudplaneError, StaleVersion
+from cloudplane.store import prepared
 from cloudplane.store.jobs import MARK_APPLIED
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,17 @@ def transient(e: BaseException) -> bool:
 
 
 _VERSIONED_STMTS: dict[tuple[str, tuple[str, ...]], Executable] = {}
+
+
+_INSERTS: dict[str, Executable] = {}
+
+
+def _insert_stmt(table: Table) -> Executable:
+    """One INSERT object per table, so that its prepared form is reused (store/prepared.py)."""
+    stmt = _INSERTS.get(table.name)
+    if stmt is None:
+        stmt = _INSERTS[table.name] = table.insert()
+    return stmt
 
 
 def _versioned_stmt(table: Table, cols: tuple[str, ...]) -> Executable:
@@ -228,7 +240,7 @@ class GroupWriter:
                 if it.kind == "insert" and it.table is not None:
                     by_table.setdefault(it.table.name, (it.table, []))[1].append(i)
             for table, idxs in by_table.values():
-                await conn.execute(table.insert(), [batch[i].params for i in idxs])
+                await prepared.executemany(conn, _insert_stmt(table), [batch[i].params for i in idxs])
             # Versioned updates grouped per statement (table + columns): one executemany each.
             by_stmt: dict[int, tuple[Executable, list[int]]] = {}
             for i, it in enumerate(batch):
@@ -236,10 +248,10 @@ class GroupWriter:
                     by_stmt.setdefault(id(it.stmt), (it.stmt, []))[1].append(i)
             for stmt, idxs in by_stmt.values():
                 if len(idxs) == 1:
-                    r = await conn.execute(stmt, batch[idxs[0]].params)
+                    rowcount = (await prepared.execute(conn, stmt, batch[idxs[0]].params)).rowcount
                 else:
-                    r = await conn.execute(stmt, [batch[i].params for i in idxs])
-                if r.rowcount != len(idxs):
+                    rowcount = await prepared.executemany(conn, stmt, [batch[i].params for i in idxs])
+                if rowcount != len(idxs):
                     raise _BatchStale()
                 for i in idxs:
                     results[i] = batch[i].params["_nv"]
@@ -256,10 +268,10 @@ class GroupWriter:
                     while j < len(batch) and batch[j].kind == "execute" and batch[j].stmt is it.stmt:
                         j += 1
                     if j - i > 1:
-                        await conn.execute(it.stmt, [batch[k].params for k in range(i, j)])  # type: ignore[arg-type]
+                        runs = [batch[k].params for k in range(i, j)]
+                        await prepared.executemany(conn, it.stmt, runs)  # type: ignore[arg-type]
                     else:
-                        r = await conn.execute(it.stmt, it.params)  # type: ignore[arg-type]
-                        results[i] = r.rowcount
+                        results[i] = (await prepared.execute(conn, it.stmt, it.params)).rowcount  # type: ignore[arg-type]
                     i = j
                     continue
                 if it.kind == "fn" and it.fn is not None:

@@ -37,7 +37,7 @@ from cloudplane.actors.kinds import ipranges
 from cloudplane.actors.kinds import router as vr
 from cloudplane.actors.kinds.limits import network_need, reservation
 from cloudplane.errors import ApiError, IllegalTransition, Insufficient, InternalError, NotAllowed, ParamError
-from cloudplane.store import limits
+from cloudplane.store import limits, prepared
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.identity import Domain
@@ -253,7 +253,7 @@ class NetworkEntity(Entity):
             # Isolated networks take no IP ranges (createNetwork and createVlanIpRange refuse
             # them): nothing to read on every NIC.
             return [cidr_pool(self.row["cidr"], self.row.get("gateway"))] if self.row.get("cidr") else []
-        rows = (await conn.execute(_GUEST_RANGES, {"b_net": self.row["id"]})).all()
+        rows = (await prepared.execute(conn, _GUEST_RANGES, {"b_net": self.row["id"]})).all()
         if rows:
             return [Pool(int(ipaddress.IPv4Address(r.start_ip)), int(ipaddress.IPv4Address(r.end_ip)),
                          r.gateway or self.row.get("gateway"), r.netmask or self.row.get("netmask"), r.pod_id)
@@ -275,7 +275,8 @@ class NetworkEntity(Entity):
     async def _taken_addresses(self) -> set[str]:
         if self._taken is None:
             async with self.host.engine.connect() as conn:
-                self._taken = {r[0] for r in (await conn.execute(_TAKEN_IPS, {"b_net": self.row["id"]})).all()}
+                rows = (await prepared.execute(conn, _TAKEN_IPS, {"b_net": self.row["id"]})).all()
+            self._taken = {r[0] for r in rows}
         return self._taken
 
     async def _claim(self, pools: list[Pool], ip: str | None, *, nic: dict[str, Any] | None = None,
@@ -303,13 +304,14 @@ class NetworkEntity(Entity):
             async def work(conn: AsyncConnection, chosen: str = chosen, pool: Pool = pool) -> int:
                 if nic_id is None:
                     assert nic is not None
-                    new_id = (await conn.execute(_NEW_NIC, {**nic, "ip4_address": chosen, "netmask": pool.netmask,
-                                                            "gateway": pool.gateway})).inserted_primary_key[0]
+                    new_id = (await prepared.execute(conn, _NEW_NIC, {
+                        **nic, "ip4_address": chosen, "netmask": pool.netmask, "gateway": pool.gateway,
+                    })).inserted_primary_key[0]
                 else:
-                    await conn.execute(_ADDRESS_NIC, {"b_nic": nic_id, "b_ip": chosen, "b_netmask": pool.netmask,
-                                                      "b_gateway": pool.gateway})
+                    await prepared.execute(conn, _ADDRESS_NIC, {"b_nic": nic_id, "b_ip": chosen,
+                                                                "b_netmask": pool.netmask, "b_gateway": pool.gateway})
                     new_id = nic_id
-                await conn.execute(_NEW_GUEST_IP, {"uuid": new_uuid(), "version": 1, "created": utcnow(),
+                await prepared.execute(conn, _NEW_GUEST_IP, {"uuid": new_uuid(), "version": 1, "created": utcnow(),
                                                    "network_id": net_id, "ip_address": chosen, "nic_id": new_id,
                                                    "is_secondary": False})
                 return int(new_id)
@@ -337,9 +339,9 @@ class NetworkEntity(Entity):
             return
         by_account = self.row.get("acl_type") == "Account"
         async with self.host.engine.connect() as conn:
-            vm = (await conn.execute(_VM_OWNER, {"b_vm": vm_id})).one()
+            vm = (await prepared.execute(conn, _VM_OWNER, {"b_vm": vm_id})).one()
             mine = None if by_account else (
-                await conn.execute(_DOMAIN_PATH, {"b_domain": self.row["domain_id"]})).scalar()
+                await prepared.execute(conn, _DOMAIN_PATH, {"b_domain": self.row["domain_id"]})).scalar()
         if by_account:
             ok = vm.account_id == self.row["account_id"]
         else:
@@ -392,7 +394,7 @@ class NetworkEntity(Entity):
             pools = await self._pools(conn)
             if not any(p.pod_id is not None for p in pools):
                 return
-            nics = (await conn.execute(_VM_NICS, {"b_vm": vm_id, "b_net": self.row["id"]})).all()
+            nics = (await prepared.execute(conn, _VM_NICS, {"b_vm": vm_id, "b_net": self.row["id"]})).all()
         mine = [p for p in pools if p.pod_id in (None, pod_id)] if pod_id is not None else pools
         for n in nics:
             if n.ip4_address is None:
@@ -446,7 +448,7 @@ class NetworkEntity(Entity):
         offering = self.row["network_offering_id"]
         if self._services is None or self._services[0] != offering:
             async with self.host.engine.connect() as conn:
-                rows = (await conn.execute(_OFFERING_SERVICES, {"b_offering": offering})).all()
+                rows = (await prepared.execute(conn, _OFFERING_SERVICES, {"b_offering": offering})).all()
             self._services = (offering, {r.service: r.provider for r in rows})
         return dict(self._services[1])
 

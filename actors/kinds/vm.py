@@ -28,7 +28,7 @@ from cloudplane.actors.kinds.vmplace import T_AGVM, Groups, release_host
 from cloudplane.actors.kinds.vmstate import VmState, check
 from cloudplane.agentproto import Cmd, Power
 from cloudplane.errors import ApiError, Insufficient, ParamError
-from cloudplane.store import limits
+from cloudplane.store import limits, prepared
 from cloudplane.store.base import utcnow
 from cloudplane.store.capacity import claim
 from cloudplane.store.tables.network import Network, Nic
@@ -99,20 +99,21 @@ class VmEntity(VmVolumes):
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             # The account's counts first: a refusal (532) has written nothing.
             await limits.reserve(conn, row["account_id"], need, defaults)
-            vm_id = (await conn.execute(_INSERT, row)).inserted_primary_key[0]
+            vm_id = (await prepared.execute(conn, _INSERT, row)).inserted_primary_key[0]
             prefix = PREFIX.get(row.get("type") or "User", "i")
             names = {"instance_name": f"i-{row['account_id']}-{vm_id}-VM" if prefix == "i" else f"{prefix}-{vm_id}-VM",
                      "name": row["name"], "display_name": row.get("display_name")}
             if row.get("name") in (None, "", "vm"):
                 names["name"] = f"VM-{vm_uuid}"
                 names["display_name"] = row.get("display_name") or names["name"]
-            await conn.execute(_NAMES, {"vid": vm_id, "b_iname": names["instance_name"], "b_name": names["name"],
-                                        "b_dname": names["display_name"]})
+            await prepared.execute(conn, _NAMES, {"vid": vm_id, "b_iname": names["instance_name"],
+                                                  "b_name": names["name"], "b_dname": names["display_name"]})
             vm = {**row, **names, "id": vm_id}
             if volumes:
-                await conn.execute(_INSERT_VOL, volume_values(vm, volumes))
+                await prepared.executemany(conn, _INSERT_VOL, volume_values(vm, volumes))
             if g.ids:
-                await conn.execute(_INSERT_MEMBER, [{"affinity_group_id": i, "instance_id": vm_id} for i in g.ids])
+                await prepared.executemany(conn, _INSERT_MEMBER,
+                                           [{"affinity_group_id": i, "instance_id": vm_id} for i in g.ids])
             if keys:
                 await write_ssh_keys(conn, vm_id, keys)
             return vm

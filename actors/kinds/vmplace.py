@@ -19,6 +19,7 @@ from sqlalchemy import Table, and_, bindparam, case, exists, func, select, updat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.errors import Insufficient, StaleVersion
+from cloudplane.store import prepared
 from cloudplane.store.tables.capacity import Capacity, CapacityType
 from cloudplane.store.tables.compute import AffinityGroup, AffinityGroupVm, VmInstance
 from cloudplane.store.tables.infra import Host
@@ -156,8 +157,8 @@ def versioned_stmt(cols: tuple[str, ...]) -> Any:
 
 async def versioned_vm(conn: AsyncConnection, vm_id: int, expected: int, changes: dict[str, Any]) -> int:
     cols = tuple(sorted(changes))
-    res = await conn.execute(versioned_stmt(cols), {"_id": vm_id, "_v": expected, "_nv": expected + 1,
-                                                    **{f"_c_{c}": changes[c] for c in cols}})
+    res = await prepared.execute(conn, versioned_stmt(cols), {"_id": vm_id, "_v": expected, "_nv": expected + 1,
+                                                              **{f"_c_{c}": changes[c] for c in cols}})
     if res.rowcount != 1:
         raise StaleVersion("vm_instance", vm_id, expected)
     return expected + 1
@@ -165,14 +166,14 @@ async def versioned_vm(conn: AsyncConnection, vm_id: int, expected: int, changes
 
 async def claim_host(conn: AsyncConnection, host: HostView, cpu: int, mem: int, cpu_f: float, mem_f: float) -> None:
     """CPU and memory of a host that is Up and Enabled, or Insufficient and nothing changed."""
-    if (await conn.execute(_CLAIM_CPU, {"h": host.id, "a": cpu, "a2": cpu, "f": cpu_f})).rowcount != 1:
-        r = (await conn.execute(_HOST_STATE, {"h": host.id})).first()
+    if (await prepared.execute(conn, _CLAIM_CPU, {"h": host.id, "a": cpu, "a2": cpu, "f": cpu_f})).rowcount != 1:
+        r = (await prepared.execute(conn, _HOST_STATE, {"h": host.id})).first()
         if r is None or r.removed is not None:
             raise Insufficient(f"host {host.name} is gone")
         if r.status != "Up" or r.resource_state != "Enabled":
             raise Insufficient(f"host {host.name} is {r.status}/{r.resource_state}")
         raise Insufficient(f"host {host.name} has not {cpu} MHz of CPU left")
-    if (await conn.execute(_CLAIM_MEM, {"h": host.id, "a": mem, "a2": mem, "f": mem_f})).rowcount != 1:
+    if (await prepared.execute(conn, _CLAIM_MEM, {"h": host.id, "a": mem, "a2": mem, "f": mem_f})).rowcount != 1:
         await release_host(conn, host.id, cpu, 0)
         raise Insufficient(f"host {host.name} has not {mem // 2**20} MiB of memory left")
 
@@ -180,18 +181,18 @@ async def claim_host(conn: AsyncConnection, host: HostView, cpu: int, mem: int, 
 async def release_host(conn: AsyncConnection, host_id: int, cpu: int, mem: int) -> None:
     for ctype, amount in ((CapacityType.CPU, cpu), (CapacityType.MEMORY, mem)):
         if amount:
-            await conn.execute(_RELEASE[ctype], {"h": host_id, "a": amount, "a2": amount})
+            await prepared.execute(conn, _RELEASE[ctype], {"h": host_id, "a": amount, "a2": amount})
 
 
 async def claim_pool(conn: AsyncConnection, pool_id: int, size: int, ratio: float) -> bool:
     """`size` bytes of a pool whose allocation may reach `ratio` × its capacity (store/poolrules.py)."""
-    res = await conn.execute(_CLAIM_POOL, {"p": pool_id, "a": size, "a2": size, "f": ratio})
+    res = await prepared.execute(conn, _CLAIM_POOL, {"p": pool_id, "a": size, "a2": size, "f": ratio})
     return res.rowcount == 1
 
 
 async def release_pool(conn: AsyncConnection, pool_id: int, size: int) -> None:
     if size:
-        await conn.execute(_RELEASE_POOL, {"p": pool_id, "a": size, "a2": size})
+        await prepared.execute(conn, _RELEASE_POOL, {"p": pool_id, "a": size, "a2": size})
 
 
 async def _check_groups(conn: AsyncConnection, c: Claim) -> None:
@@ -221,13 +222,13 @@ async def commit_claim(conn: AsyncConnection, c: Claim) -> tuple[int, int | None
         else:
             await release_host(conn, c.host.id, c.cpu, c.mem)
             raise Insufficient(f"no primary storage near host {c.host.name} has {c.storage / 2**30:.1f} GiB left")
-        await conn.execute(_PLACE_VOLUMES, {"v": c.vm_id, "p": pool, "pod": c.host.pod_id})
+        await prepared.execute(conn, _PLACE_VOLUMES, {"v": c.vm_id, "p": pool, "pod": c.host.pod_id})
     try:
         version = await versioned_vm(conn, c.vm_id, c.version, c.changes)
     except StaleVersion:
         await release_host(conn, c.host.id, c.cpu, c.mem)
         if pool is not None:
             await release_pool(conn, pool, c.storage)
-            await conn.execute(_UNPLACE_VOLUMES, {"v": c.vm_id, "p": pool})
+            await prepared.execute(conn, _UNPLACE_VOLUMES, {"v": c.vm_id, "p": pool})
         raise
     return version, pool

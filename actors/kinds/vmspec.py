@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloudplane.store import prepared
 from cloudplane.store.tables.images import OsType, Template
 from cloudplane.store.tables.network import Network, Nic, PhysicalNetworkTrafficType
 from cloudplane.store.tables.storage import StoragePool, Volume
@@ -125,17 +126,17 @@ async def load_start_spec(conn: AsyncConnection, vm: Mapping[str, Any], uuid: st
     """Read the VM's volumes (with their pools), template, OS, NICs (with their networks'
     broadcast URIs and traffic labels) and SSH keys, and build its `vm` object."""
     vm_id = vm["id"]
-    volumes = (await conn.execute(_VOLUMES, {"b_vm": vm_id})).mappings().all()
+    volumes = (await prepared.execute(conn, _VOLUMES, {"b_vm": vm_id})).mappings().all()
     template, details = None, {}
     if vm.get("template_id") is not None:
-        template = (await conn.execute(_TEMPLATE, {"b_tpl": vm["template_id"]})).mappings().first()
+        template = (await prepared.execute(conn, _TEMPLATE, {"b_tpl": vm["template_id"]})).mappings().first()
         kind = "ISO" if template is not None and template["format"] == ISO_FORMAT else "Template"
-        details = {r.name: r.value for r in (await conn.execute(_DETAILS, {"b_kind": kind, "b_id": vm["template_id"]}
-                                                                )).all() if r.value is not None}
+        rows = (await prepared.execute(conn, _DETAILS, {"b_kind": kind, "b_id": vm["template_id"]})).all()
+        details = {r.name: r.value for r in rows if r.value is not None}
     os_type = None
     if vm.get("guest_os_id") is not None:
-        os_type = (await conn.execute(_OS, {"b_os": vm["guest_os_id"]})).scalar()
-    nics = (await conn.execute(_NICS, {"b_vm": vm_id})).mappings().all()
-    keys = [str(k) for k in (await conn.execute(_KEYS, {"b_vm": vm_id})).scalars() if k]
+        os_type = (await prepared.execute(conn, _OS, {"b_os": vm["guest_os_id"]})).scalar()
+    nics = (await prepared.execute(conn, _NICS, {"b_vm": vm_id})).mappings().all()
+    keys = [str(k) for k in (await prepared.execute(conn, _KEYS, {"b_vm": vm_id})).scalars() if k]
     return start_spec(vm, uuid=uuid, name=name, volumes=volumes, template=template, details=details,
                       os_type=os_type, nics=nics, ssh_keys=[line for k in keys for line in k.splitlines() if line])

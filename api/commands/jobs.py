@@ -12,6 +12,7 @@ from cloudplane.api.commands.base import JOB_VIEWS, command, page
 from cloudplane.api.context import Call, ListResult, Raw
 from cloudplane.api.dates import format_date
 from cloudplane.errors import NotAllowed, ParamError
+from cloudplane.store import prepared
 from cloudplane.store.jobs import AsyncJob, JobStatus
 from cloudplane.store.tables.identity import Account, Domain
 
@@ -57,7 +58,7 @@ async def query_async_job_result(call: Call) -> Raw:
     if mine is not None and (call.caller.account_uuid == mine.account_uuid or call.caller.is_root_admin):
         return Raw(await job_out(call, mine))
     async with call.service.engine.connect() as conn:
-        job = (await conn.execute(_JOB_BY_UUID, {"b_job": call.get("jobid")})).first()
+        job = (await prepared.execute(conn, _JOB_BY_UUID, {"b_job": call.get("jobid")})).first()
     if job is None:
         raise ParamError(f"Unable to find a job by id {call.get('jobid')}")
     c = call.caller

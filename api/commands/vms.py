@@ -23,6 +23,7 @@ from cloudplane.api.context import Accepted, Call, JobTarget, ListResult
 from cloudplane.api.views.vms import VM_BY_UUID, vm_filters, vm_page, vms_out
 from cloudplane.api.vmkeys import account_keys, keypair_names
 from cloudplane.errors import NotAllowed, ParamError
+from cloudplane.store import prepared
 from cloudplane.store.base import new_uuid
 from cloudplane.supervisors.placement import PLANNERS
 from cloudplane.store.tables.compute import AffinityGroup, DiskOffering, ServiceOffering, VmInstance
@@ -46,7 +47,7 @@ def vm_ref(row: Any) -> EntityRef:
 
 async def vm_view_by_uuid(service: Any, caller: Any, uuid: str | None, *, password: bool = False) -> dict[str, Any]:
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(VM_BY_UUID, {"u": uuid})).all()
+        rows = (await prepared.execute(conn, VM_BY_UUID, {"u": uuid})).all()
         items = await vms_out(conn, rows, admin=caller.role_type != "User")
     if not items:
         return {"success": True}
@@ -71,7 +72,7 @@ async def vm_password_view(service: Any, caller: Any, result: dict[str, Any]) ->
 async def owned_vm(call: Call, uuid: str, *, removed_ok: bool = False) -> Any:
     """The VM row, if the caller may act on it (431 unknown, 432 someone else's)."""
     async with call.service.engine.connect() as conn:
-        row = (await conn.execute(_OWNED, {"u": uuid})).first()
+        row = (await prepared.execute(conn, _OWNED, {"u": uuid})).first()
     if row is None or (row.removed is not None and not removed_ok):
         raise ParamError(f"Unable to find virtual machine with id {uuid}")
     c = call.caller
@@ -134,7 +135,7 @@ async def _lookup(call: Call) -> Any:
     one query each, to say which is missing."""
     zu, su, tu = call.get("zoneid"), call.get("serviceofferingid"), call.get("templateid")
     async with call.service.engine.connect() as conn:
-        row = (await conn.execute(_LOOKUP, {"zu": zu, "su": su, "tu": tu})).first()
+        row = (await prepared.execute(conn, _LOOKUP, {"zu": zu, "su": su, "tu": tu})).first()
     if row is None:
         await one(call, Z, zu, "zone")
         await one(call, SO, su, "service offering")
@@ -164,7 +165,8 @@ async def _networks(call: Call, r: Any, account_id: int, domain_id: int) -> list
                         "own": n.acl_type == "Account"})
         return out
     async with call.service.engine.connect() as conn:
-        existing = (await conn.execute(_NETWORK[r.network_type == "Basic"], {"z": r.z_id, "a": account_id})).scalar()
+        existing = (await prepared.execute(conn, _NETWORK[r.network_type == "Basic"],
+                                           {"z": r.z_id, "a": account_id})).scalar()
     if existing is None:
         if r.network_type == "Basic":
             raise ParamError(f"Zone {r.z_uuid} has no guest network to deploy in")

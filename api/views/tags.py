@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloudplane.store import prepared
 from cloudplane.store.tables.identity import Account, Domain
 from cloudplane.store.tables.tags import ResourceTag
 
@@ -47,6 +48,6 @@ async def tags_by_resource(conn: AsyncConnection, rtype: str, ids: list[int]) ->
     """The tags of a page of resources (one query), by the resources' internal ids."""
     out: dict[int, list[dict[str, Any]]] = {}
     if ids:
-        for t in (await conn.execute(_PAGE_TAGS, {"rtype": rtype, "ids": ids})).all():
+        for t in (await prepared.execute(conn, _PAGE_TAGS, {"rtype": rtype, "ids": ids})).all():
             out.setdefault(t.resource_id, []).append(tag_view(t))
     return out

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cloudplane.actors.kinds.vmkeys import SSH_NAMES_DETAIL
 from cloudplane.api.dates import stored_date
 from cloudplane.api.views.tags import tag_filter, tags_by_resource
+from cloudplane.store import prepared
 from cloudplane.store.tables.compute import AffinityGroup, AffinityGroupVm, ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain, User
 from cloudplane.store.tables.images import OsType, Template
@@ -127,7 +128,7 @@ async def vm_page(call: Any, conn: AsyncConnection, where: list[Any]) -> tuple[l
     page_ids = [r[0] for r in (await conn.execute(ids)).all()]
     if not page_ids:
         return [], total
-    rows = (await conn.execute(_VMS_BY_IDS, {"ids": page_ids})).all()
+    rows = (await prepared.execute(conn, _VMS_BY_IDS, {"ids": page_ids})).all()
     return list(rows), total
 
 
@@ -136,7 +137,7 @@ async def vms_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> lis
         return []
     ids = {"ids": [r.id for r in rows]}
     nics: dict[int, list[dict[str, Any]]] = {}
-    for n in (await conn.execute(_NICS, ids)).all():
+    for n in (await prepared.execute(conn, _NICS, ids)).all():
         nic = {"id": n.uuid, "networkid": n.net_uuid, "networkname": n.net_name, "netmask": n.netmask,
                "gateway": n.gateway, "ipaddress": n.ip4_address, "isolationuri": n.isolation_uri,
                "broadcasturi": n.broadcast_uri, "traffictype": n.traffic_type, "type": n.guest_type,
@@ -145,11 +146,11 @@ async def vms_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> lis
         nics.setdefault(n.instance_id, []).append({k: v for k, v in nic.items() if v is not None})
     tags = await tags_by_resource(conn, "UserVm", ids["ids"])
     groups: dict[int, list[dict[str, Any]]] = {}
-    for g in (await conn.execute(_GROUPS, ids)).all():
+    for g in (await prepared.execute(conn, _GROUPS, ids)).all():
         groups.setdefault(g.instance_id, []).append({k: v for k, v in {
             "id": g.uuid, "name": g.name, "description": g.description, "type": g.type, "account": g.acct,
             "domainid": g.dom_uuid, "domain": g.dom_name}.items() if v is not None})
-    keypairs = dict((await conn.execute(_KEYPAIRS, ids)).all())
+    keypairs = dict((await prepared.execute(conn, _KEYPAIRS, ids)).all())
     return [{**vm_view(r, nics.get(r.id, []), tags.get(r.id, []), groups.get(r.id, []), admin=admin),
              **({"keypairs": keypairs[r.id], "keypair": keypairs[r.id]} if keypairs.get(r.id) else {})}
             for r in rows]

@@ -1,0 +1,260 @@
+"""Hot statements run straight on the driver's cursor.
+
+SQLAlchemy spends ~100-200 µs of Python on every statement it executes (cache
+key, parameters, execution context, greenlet hop, result metadata, rows),
+where SQLite answers an indexed read in a few µs; on a deploy that was the
+largest single cost left. A statement run through `execute()` here is compiled
+once per dialect and statement object, with its parameter order, literal
+values and type processors worked out then; each call only orders the values,
+runs the driver's cursor and applies the result types' processors. The SQL is
+SQLAlchemy's own, so both backends get exactly what `conn.execute` would send.
+
+It serves statements built once at import (module-level constants): a fresh
+expression per call would be compiled per call. What it cannot prepare (an
+empty IN list, a Python-side default that is not a constant, a statement not
+compiled to positional parameters) goes through `conn.execute` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy.sql import Executable
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+_MISSING = object()
+
+
+class Row(tuple):  # type: ignore[type-arg]
+    """A result row: by position, by attribute and by `_mapping`, like SQLAlchemy's."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[self._index[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._index, self))
+
+    def _asdict(self) -> dict[str, Any]:
+        return self._mapping
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    order: tuple[str, ...]  # parameter names, in the statement's order
+    fixed: dict[str, Any]  # literal values, and constant defaults of omitted columns
+    binders: dict[str, Callable[[Any], Any]]
+    row: type[Row] | None  # the row class of a statement that returns rows
+    results: tuple[Callable[[Any], Any] | None, ...]
+    expanding: frozenset[str] = frozenset()  # IN lists: each element is a parameter
+
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for name in self.order:
+            v = params.get(name, _MISSING)
+            if v is _MISSING:
+                v = self.fixed[name]
+            f = self.binders.get(name)
+            if name in self.expanding:
+                out.extend(v if f is None else [f(x) if x is not None else x for x in v])
+            else:
+                out.append(f(v) if f is not None and v is not None else v)
+        return tuple(out)
+
+    def rows(self, raw: Sequence[Sequence[Any]]) -> list[Row]:
+        assert self.row is not None
+        make, procs = self.row, self.results
+        if not any(procs):
+            return [make(r) for r in raw]
+        return [make(v if f is None else f(v) for f, v in zip(procs, r)) for r in raw]
+
+
+# Per statement object and (dialect, parameter names): its plan, or None (not preparable).
+_plans: WeakKeyDictionary[Executable, dict[tuple[str, tuple[str, ...]], _Plan | None]] = WeakKeyDictionary()
+
+
+def _plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...], lengths: Mapping[str, int]) -> _Plan | None:
+    column_keys = list(keys) if isinstance(stmt, Insert) else None
+    compiled: Any = stmt.compile(dialect=dialect, column_keys=column_keys)
+    order = compiled.positiontup
+    if order is None or compiled.literal_execute_params or dialect.paramstyle not in ("qmark", "format"):
+        return None
+    sql, expanding = compiled.string, set()
+    for bind in compiled.post_compile_params:
+        # An IN list of n elements (n > 0: SQLAlchemy renders an empty one as its own expression).
+        n = lengths.get(bind.key, 0)
+        if not bind.expanding or n == 0:
+            return None
+        marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * n)
+        sql = sql.replace(f"__[POSTCOMPILE_{bind.key}]", marks)
+        expanding.add(bind.key)
+    fixed: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        if bind.callable is not None or (bind.expanding and name not in expanding):
+            return None
+        if bind.value is not None:
+            fixed[name] = bind.value
+    for col in (*compiled.insert_prefetch, *compiled.update_prefetch):
+        default = col.default if col in compiled.insert_prefetch else col.onupdate
+        if default is None or not default.is_scalar:
+            return None
+        fixed[col.key] = default.arg
+    for name in order:
+        if name not in fixed and name not in keys:
+            return None  # a missing parameter: let SQLAlchemy say so
+    row, results = None, ()
+    if compiled._result_columns:
+        names = [c.keyname for c in compiled._result_columns]
+        row = type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
+        results = tuple(c.type._cached_result_processor(dialect, None) for c in compiled._result_columns)
+    return _Plan(sql, tuple(order), fixed, dict(compiled._bind_processors), row, results, frozenset(expanding))
+
+
+def _plan_for(stmt: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Plan | None:
+    per = _plans.get(stmt)
+    if per is None:
+        per = _plans[stmt] = {}
+    keys = tuple(sorted(params))
+    lengths = {k: len(v) for k, v in params.items() if type(v) in (list, tuple)}  # IN lists
+    k = (dialect.name, keys, tuple(lengths.items()))
+    if k not in per:
+        per[k] = _plan(stmt, dialect, keys, lengths)
+    return per[k]
+
+
+class Result:
+    """What the callers of a prepared statement read: the subset of SQLAlchemy's Result
+    they use (rows, first/one/scalar, mappings, rowcount, the inserted key)."""
+
+    __slots__ = ("_rows", "rowcount", "lastrowid")
+
+    def __init__(self, rows: list[Row], rowcount: int, lastrowid: int | None) -> None:
+        self._rows, self.rowcount, self.lastrowid = rows, rowcount, lastrowid
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._rows)
+
+    def all(self) -> list[Row]:
+        return self._rows
+
+    def first(self) -> Row | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Row:
+        if len(self._rows) != 1:
+            from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+
+            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected one row")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> _Rows:
+        return _Rows([r[0] for r in self._rows])
+
+    def mappings(self) -> _Rows:
+        return _Rows([r._mapping for r in self._rows])
+
+    @property
+    def inserted_primary_key(self) -> tuple[int | None]:
+        return (self.lastrowid,)
+
+
+class _Rows:
+    """The scalars or mappings of a Result."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+
+            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected one row")
+        return self._rows[0]
+
+
+async def execute(conn: AsyncConnection, stmt: Executable, params: Mapping[str, Any] | None = None) -> Any:
+    """`conn.execute(stmt, params)`, the cheap way when `stmt` can be prepared."""
+    params = params or {}
+    plan = _plan_for(stmt, conn.dialect, params)
+    if plan is None:
+        return await conn.execute(stmt, dict(params))
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    cur = await _cursor(driver)
+    try:
+        try:
+            await cur.execute(plan.sql, plan.values(params))
+        except Exception as e:
+            raise _wrapped(conn, plan.sql, e) from e
+        rows = plan.rows(await cur.fetchall()) if plan.row is not None else []
+        return Result(rows, cur.rowcount, cur.lastrowid)
+    finally:
+        await _close(cur)
+
+
+async def executemany(conn: AsyncConnection, stmt: Executable, params: list[Mapping[str, Any]]) -> int:
+    """`conn.execute(stmt, [params...])` for a statement that returns no rows: the rowcount."""
+    keys = tuple(sorted(params[0])) if params else ()
+    plan = _plan_for(stmt, conn.dialect, params[0]) if params else None
+    if plan is None or plan.row is not None or plan.expanding or any(tuple(sorted(p)) != keys for p in params[1:]):
+        return int((await conn.execute(stmt, [dict(p) for p in params])).rowcount)
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    cur = await _cursor(driver)
+    try:
+        try:
+            await cur.executemany(plan.sql, [plan.values(p) for p in params])
+        except Exception as e:
+            raise _wrapped(conn, plan.sql, e) from e
+        return int(cur.rowcount)
+    finally:
+        await _close(cur)
+
+
+async def _cursor(driver: Any) -> Any:
+    cur = driver.cursor()
+    return await cur if hasattr(cur, "__await__") else cur
+
+
+async def _close(cur: Any) -> None:
+    closed = cur.close()
+    if hasattr(closed, "__await__"):
+        await closed
+
+
+def _wrapped(conn: AsyncConnection, sql: str, e: Exception) -> Exception:
+    """The driver's error as SQLAlchemy's (IntegrityError, OperationalError, ...), which
+    is what the callers and the group writer catch."""
+    from sqlalchemy.exc import DBAPIError
+
+    base = next((k for k in type(e).__mro__ if k.__name__ == "Error"), None)  # sqlite3.Error, pymysql's
+    if base is None:
+        return e
+    return DBAPIError.instance(sql, None, e, base, dialect=conn.dialect)
