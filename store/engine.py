@@ -65,8 +65,9 @@ def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEng
             engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_S})
         else:
             # Reads on the loop, lock waits in a thread (store/inline.py).
-            engine = create_async_engine(url, echo=echo, async_creator=inline.creator(database, SQLITE_BUSY_S),
-                                         pool_size=2 * pool_size, max_overflow=2 * pool_size)
+            engine = inline.InlineEngine(create_async_engine(
+                url, echo=echo, async_creator=inline.creator(database, SQLITE_BUSY_S), pool_size=2 * pool_size,
+                max_overflow=2 * pool_size).sync_engine)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

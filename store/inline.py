@@ -3,8 +3,8 @@
 aiosqlite runs every statement in a thread of its own: a queue put, a thread
 wake-up and a call back into the loop cost ~120 µs of CPU per statement here,
 where SQLite answers an indexed read in a few µs. Reads in WAL mode never wait
-for a lock, so they run inline, unless that statement once took more than
-SLOW_S of CPU: a scan would stop the loop and every request it serves. What
+for a lock, so they run inline, unless that statement took more than SLOW_S
+of CPU twice in a row: a scan would stop the loop and every request it serves. What
 may wait, the first write of a transaction (it takes the database's one write
 lock, through the busy handler) and the commit that ends it, runs in this
 connection's own thread, so a waiting writer never stalls the loop. Statements
@@ -13,6 +13,14 @@ and run inline too.
 
 SQLAlchemy's aiosqlite dialect drives this through `async_creator`: the
 objects below have the few methods it calls on an aiosqlite connection.
+
+SQLAlchemy closes a connection left by `async with` in a task of its own, so
+that a cancelled caller cannot abandon the close half-way. That costs a task
+and a turn of the loop per connection, and under load the connections waiting
+for that turn emptied the pool: every overflow connection opened meant a file,
+PRAGMAs and a thread. Here nothing in a close waits unless a statement is
+still running in the connection's thread, so `InlineEngine`'s connections
+close on the spot and only fall back to SQLAlchemy's way in that case.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 T = TypeVar("T")
 
 # Statements that can only read: a SELECT, or a WITH (the limits' domain chain) that
@@ -36,10 +46,13 @@ _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _DEFERRED = re.compile(r"\s*(BEGIN(\s+DEFERRED)?(\s+TRANSACTION)?\s*;?\s*$|SAVEPOINT\b)", re.IGNORECASE)
 
 
-# A statement that once took more CPU than this on the loop (a scan, a count of 100k
-# rows) runs in the thread from then on: the loop must not stop for it.
+# A statement that took more CPU than this on the loop twice in a row (a scan, a count of
+# 100k rows) runs in the thread from then on: the loop must not stop for it. Once is not
+# enough: a garbage collection during a fetch can make an indexed lookup look slow, and a
+# lookup sent to the thread for good costs every request a thread hop (and its connection).
 SLOW_S = 0.002
 _SLOW: set[str] = set()
+_STRIKES: set[str] = set()  # slow on their last run
 _SLOW_MAX = 10_000  # distinct texts remembered (an IN list of n ids is a text of its own)
 
 
@@ -49,10 +62,18 @@ def _reads(sql: str) -> bool:
     return head == "SELECT" or (bool(_WITH.match(sql)) and not _WRITES.search(sql))
 
 
-def _slow(sql: str) -> None:
-    if len(_SLOW) >= _SLOW_MAX:
-        _SLOW.clear()
-    _SLOW.add(sql)
+def _timed(sql: str, cpu_s: float) -> None:
+    """Note how long a statement's run on the loop took."""
+    if cpu_s <= SLOW_S:
+        _STRIKES.discard(sql)
+    elif sql not in _STRIKES:
+        if len(_STRIKES) >= _SLOW_MAX:
+            _STRIKES.clear()
+        _STRIKES.add(sql)
+    else:
+        if len(_SLOW) >= _SLOW_MAX:
+            _SLOW.clear()
+        _SLOW.add(sql)
 
 
 class InlineConnection:
@@ -83,8 +104,7 @@ class InlineConnection:
         if (self._holds_lock or _reads(sql)) and sql not in _SLOW:
             t0 = time.thread_time()  # CPU, not wall: a busy box preempting us is no slow query
             out = fn()
-            if time.thread_time() - t0 > SLOW_S:
-                _slow(sql)
+            _timed(sql, time.thread_time() - t0)
             return out
         out = await self._waiting(fn)
         self._holds_lock = self._holds_lock or (self._conn.in_transaction and not _DEFERRED.match(sql))
@@ -215,3 +235,25 @@ def creator(path: str, timeout: float) -> Callable[[], Any]:
         conn = await asyncio.to_thread(sqlite3.connect, path, timeout=timeout, check_same_thread=False)
         return InlineConnection(conn)
     return connect
+
+
+class _Connection(AsyncConnection):
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if _waits_for_nothing(self):
+            await self.close()  # inline: there is no point at which it could be cancelled
+        else:
+            await super().__aexit__(type_, value, traceback)
+
+
+def _waits_for_nothing(conn: AsyncConnection) -> bool:
+    sync = conn.sync_connection
+    if sync is None or sync.closed or sync.invalidated:
+        return False
+    driver = sync.connection.driver_connection
+    return isinstance(driver, InlineConnection) and (driver._in_thread is None or driver._in_thread.done())
+
+
+class InlineEngine(AsyncEngine):
+    """An AsyncEngine over InlineConnections whose `async with` closes inline."""
+
+    _connection_cls = _Connection

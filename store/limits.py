@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloudplane.errors import LimitExceeded, ParamError
+from cloudplane.store import prepared
 from cloudplane.store.configdefs import BY_NAME as BY_SETTING
 from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.config import Configuration
@@ -151,7 +152,7 @@ _PARENT = select(T_DOMAIN.c.parent_id).where(T_DOMAIN.c.id == bindparam("b_domai
 
 
 async def chain_of(conn: AsyncConnection, account_id: int) -> Chain:
-    rows = (await conn.execute(_CHAIN, {"b_account": account_id})).all()
+    rows = (await prepared.execute(conn, _CHAIN, {"b_account": account_id})).all()
     if not rows:
         raise NoResultFound("No row was found when one was required")  # as `.one()` said of the account
     return Chain(account_id, rows[0].name, rows[0].account_type == ROOT_ADMIN, tuple(r.id for r in rows))
@@ -162,7 +163,7 @@ async def domain_chain(conn: AsyncConnection, domain_id: int) -> tuple[int, ...]
     d: int | None = domain_id
     while d is not None:  # domains are a few levels deep
         out.append(d)
-        d = (await conn.execute(_PARENT, {"b_domain": d})).scalar_one_or_none()
+        d = (await prepared.execute(conn, _PARENT, {"b_domain": d})).scalar()
     return tuple(out)
 
 
@@ -179,7 +180,7 @@ _SET_LIMITS = select(T_LIMIT.c.owner_type, T_LIMIT.c.owner_id, T_LIMIT.c.resourc
 
 
 async def _set_limits(conn: AsyncConnection, account_id: int | None, domains: Iterable[int]) -> SetLimits:
-    rows = (await conn.execute(_SET_LIMITS, {"b_account": account_id, "b_domains": list(domains)})).all()
+    rows = (await prepared.execute(conn, _SET_LIMITS, {"b_account": account_id, "b_domains": list(domains)})).all()
     return {(r.owner_type, r.owner_id, r.resource_type): int(r.max_value) for r in rows}
 
 
@@ -297,7 +298,7 @@ def _row_params(owner: Owner, name: str) -> dict[str, Any]:
 async def _ensure(conn: AsyncConnection, owner: Owner, name: str) -> None:
     """A count row, created on first use from what exists. Racing creators: one insert
     wins, the others are ignored (and then add their own amount to the winner's)."""
-    if (await conn.execute(_EXISTS, _row_params(owner, name))).first() is not None:
+    if (await prepared.execute(conn, _EXISTS, _row_params(owner, name))).first() is not None:
         return
     values = {"owner_type": owner[0], "owner_id": owner[1], "resource_type": name,
               "used": await measure(conn, owner, name)}
@@ -337,16 +338,16 @@ async def _bump(conn: AsyncConnection, owner: Owner, name: str, amount: int, cei
     row = _row_params(owner, name)
     stmt, params = (_BUMP_CAPPED, {**row, "b_amount": amount, "b_ceiling": ceiling}) if ceiling >= 0 else \
         (_BUMP, {**row, "b_amount": amount})
-    if (await conn.execute(stmt, params)).rowcount == 1:
+    if (await prepared.execute(conn, stmt, params)).rowcount == 1:
         return True
-    if ceiling >= 0 and (await conn.execute(_EXISTS, row)).first():
+    if ceiling >= 0 and (await prepared.execute(conn, _EXISTS, row)).first():
         return False  # the row is there: the limit refused
     await _ensure(conn, owner, name)
-    return bool((await conn.execute(stmt, params)).rowcount)
+    return bool((await prepared.execute(conn, stmt, params)).rowcount)
 
 
 async def _unbump(conn: AsyncConnection, owner: Owner, name: str, amount: int) -> None:
-    await conn.execute(_UNBUMP, {**_row_params(owner, name), "b_amount": amount})
+    await prepared.execute(conn, _UNBUMP, {**_row_params(owner, name), "b_amount": amount})
 
 
 def _exceeded(chain: Chain, owner: Owner, name: str) -> LimitExceeded:
@@ -395,13 +396,13 @@ async def reserve(conn: AsyncConnection, account_id: int, need: Need, defaults: 
 async def _bump_all(conn: AsyncConnection, params: list[dict[str, Any]]) -> None:
     """Unconditional increments in one executemany (ROOT's counts, unlimited accounts': most
     of a deploy's ten). A row missing (never counted yet) is created and counted after."""
-    if (await conn.execute(_BUMP, params)).rowcount == len(params):
+    if await prepared.executemany(conn, _BUMP, params) == len(params):
         return
     for p in params:
-        if (await conn.execute(_EXISTS, p)).first() is None:
+        if (await prepared.execute(conn, _EXISTS, p)).first() is None:
             owner = (p["b_type"], p["b_id"])
             await _ensure(conn, owner, p["b_name"])
-            await conn.execute(_BUMP, p)
+            await prepared.execute(conn, _BUMP, p)
 
 
 async def _every_owner(conn: AsyncConnection, account_id: int, need: Need) -> list[dict[str, Any]]:
@@ -418,7 +419,7 @@ async def release(conn: AsyncConnection, account_id: int, need: Need) -> None:
     """Give `need` back to the account and its domains (never below zero)."""
     params = await _every_owner(conn, account_id, need)
     if params:
-        await conn.execute(_UNBUMP, params)
+        await prepared.executemany(conn, _UNBUMP, params)
 
 
 async def restore(conn: AsyncConnection, account_id: int, need: Need) -> None:

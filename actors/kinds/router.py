@@ -32,7 +32,7 @@ from cloudplane.actors.kinds.host import host_ref
 from cloudplane.actors.kinds.limits import reservation
 from cloudplane.agentproto import Cmd
 from cloudplane.errors import ApiError, Insufficient, InternalError, ParamError
-from cloudplane.store import limits
+from cloudplane.store import limits, prepared
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.compute import ServiceOffering, VmInstance
 from cloudplane.store.tables.images import Template
@@ -87,7 +87,7 @@ _ROUTERS = select(T_VM.c.id, T_VM.c.uuid, T_VM.c.state, T_VM.c.placement_key, T_
 async def current(net: NetworkEntity) -> tuple[Router | None, int]:
     """The network's live router, if any, and how many it has had."""
     async with net.host.engine.connect() as conn:
-        rows = (await conn.execute(_ROUTERS, {"b_net": net.row["id"]})).all()
+        rows = (await prepared.execute(conn, _ROUTERS, {"b_net": net.row["id"]})).all()
     live = [r for r in rows if r.removed is None and r.state not in GONE]
     r = live[-1] if live else None
     return (Router(r.id, r.uuid, r.state, r.placement_key, r.instance_name) if r else None), len(rows)
