@@ -64,7 +64,7 @@ class Authenticator:
     def __init__(self, engine: AsyncEngine, key: ServerKey) -> None:
         self.engine = engine
         self.key = key
-        self._by_key: dict[str, tuple[float, Any, str]] = {}
+        self._by_key: dict[str, tuple[float, Any, str, Caller]] = {}
         self._touched: dict[str, float] = {}
 
     def invalidate(self) -> None:
@@ -83,14 +83,14 @@ class Authenticator:
             if row is None or not row.secret_key:
                 log.info("auth: unknown api key")
                 raise AuthError(AUTH_TEXT)
-            hit = (now, row, self.key.decrypt(row.secret_key))
+            hit = (now, row, self.key.decrypt(row.secret_key), _caller(row))  # a Caller is frozen: shared
             self._by_key[api_key] = hit
-        _, row, secret = hit
+        _, row, secret, caller = hit
         if not _usable(row):
             log.info("auth: user %s or its account is %s/%s", row.username, row.ustate, row.astate)
             raise AuthError(AUTH_TEXT)
         signing.authenticate(params, secret)  # raises AuthError (expired v3, bad signature)
-        return _caller(row)
+        return caller
 
     async def by_session(self, key: str) -> Caller:
         h = session_hash(key)

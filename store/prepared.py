@@ -17,14 +17,16 @@ compiled to positional parameters) goes through `conn.execute` unchanged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.sql import Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 _MISSING = object()
@@ -51,7 +53,7 @@ class Row(tuple):  # type: ignore[type-arg]
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Plan:  # frozen, but `converted` is cached in its __dict__
     sql: str
     order: tuple[str, ...]  # parameter names, in the statement's order
     fixed: dict[str, Any]  # literal values, and constant defaults of omitted columns
@@ -59,6 +61,11 @@ class _Plan:
     row: type[Row] | None  # the row class of a statement that returns rows
     results: tuple[Callable[[Any], Any] | None, ...]
     expanding: frozenset[str] = frozenset()  # IN lists: each element is a parameter
+
+    @functools.cached_property
+    def converted(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """The result columns whose type converts what the driver returns."""
+        return tuple((i, f) for i, f in enumerate(self.results) if f is not None)
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         out: list[Any] = []
@@ -75,10 +82,16 @@ class _Plan:
 
     def rows(self, raw: Sequence[Sequence[Any]]) -> list[Row]:
         assert self.row is not None
-        make, procs = self.row, self.results
-        if not any(procs):
+        make = self.row
+        if not self.converted:
             return [make(r) for r in raw]
-        return [make(v if f is None else f(v) for f, v in zip(procs, r)) for r in raw]
+        out = []
+        for r in raw:
+            values = list(r)
+            for i, f in self.converted:
+                values[i] = f(values[i])
+            out.append(make(values))
+        return out
 
 
 # Per statement object and (dialect, parameter names): its plan, or None (not preparable).
@@ -116,8 +129,10 @@ def _plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...], lengths: Ma
             return None  # a missing parameter: let SQLAlchemy say so
     row, results = None, ()
     if compiled._result_columns:
-        names = [c.keyname for c in compiled._result_columns]
-        row = type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
+        index = {c.keyname: i for i, c in enumerate(compiled._result_columns)}
+        # A property per column (itemgetter: attribute access without __getattr__'s detour).
+        by_name = {n: property(itemgetter(i)) for n, i in index.items() if n.isidentifier() and not hasattr(Row, n)}
+        row = type("Row", (Row,), {"__slots__": (), "_index": index, **by_name})
         results = tuple(c.type._cached_result_processor(dialect, None) for c in compiled._result_columns)
     return _Plan(sql, tuple(order), fixed, dict(compiled._bind_processors), row, results, frozenset(expanding))
 

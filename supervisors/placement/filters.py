@@ -107,7 +107,7 @@ class StorageReachable:
         need = ctx.req.needs_storage
         if not need:
             return None
-        pools = ctx.snap.pools_near(cluster.id, ctx.req.storage_tags)
+        pools = ctx.snap.pools_reaching(cluster.id, ctx.req.storage_tags)
         if not pools:
             tags = f" with storage tags {list(ctx.req.storage_tags)}" if ctx.req.storage_tags else ""
             return f"no primary storage pool{tags}"

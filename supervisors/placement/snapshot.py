@@ -16,9 +16,10 @@ import asyncio
 import time
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cloudplane.store import prepared
 from cloudplane.store.configdefs import BY_NAME
 from cloudplane.store.poolrules import PoolRules, load_rules
 from cloudplane.store.tables.capacity import Capacity, CapacityType
@@ -77,6 +78,19 @@ class _Settings:
         return _float(self.get(name, cluster_id), default)
 
 
+# The zone's hosts with their CPU and memory rows: a thousand rows per load, built once.
+_CPU, _MEM = CAP.alias("cpu"), CAP.alias("mem")
+_HOSTS = select(
+    H.c.id, H.c.uuid, H.c.name, H.c.cluster_id, H.c.pod_id, H.c.status, H.c.resource_state, H.c.cpus,
+    H.c.cpu_speed_mhz, H.c.hypervisor_type, _CPU.c.total.label("cpu_total"), _CPU.c.used.label("cpu_used"),
+    _CPU.c.enabled.label("cpu_on"), _MEM.c.total.label("mem_total"), _MEM.c.used.label("mem_used")).select_from(
+    H.outerjoin(_CPU, and_(_CPU.c.owner_type == "host", _CPU.c.owner_id == H.c.id,
+                           _CPU.c.capacity_type == int(CapacityType.CPU)))
+    .outerjoin(_MEM, and_(_MEM.c.owner_type == "host", _MEM.c.owner_id == H.c.id,
+                          _MEM.c.capacity_type == int(CapacityType.MEMORY)))).where(
+    H.c.zone_id == bindparam("b_zone"), H.c.removed.is_(None), H.c.type == "Routing", H.c.cluster_id.is_not(None))
+
+
 async def load_snapshot(conn: AsyncConnection, zone_id: int) -> Snapshot:
     st = _Settings(list((await conn.execute(select(CONF.c.name, CONF.c.scope, CONF.c.scope_id, CONF.c.value).where(
         CONF.c.name.in_(SETTINGS)))).all()))
@@ -85,17 +99,7 @@ async def load_snapshot(conn: AsyncConnection, zone_id: int) -> Snapshot:
                P.c.uuid.label("pod_uuid"), P.c.allocation_state.label("pod_state"))
         .select_from(C.join(P, C.c.pod_id == P.c.id))
         .where(C.c.zone_id == zone_id, C.c.removed.is_(None)))).all()
-    cpu, mem = CAP.alias("cpu"), CAP.alias("mem")
-    host_rows = (await conn.execute(
-        select(H.c.id, H.c.uuid, H.c.name, H.c.cluster_id, H.c.pod_id, H.c.status, H.c.resource_state, H.c.cpus,
-               H.c.cpu_speed_mhz, H.c.hypervisor_type, cpu.c.total.label("cpu_total"), cpu.c.used.label("cpu_used"),
-               cpu.c.enabled.label("cpu_on"), mem.c.total.label("mem_total"), mem.c.used.label("mem_used"))
-        .select_from(H.outerjoin(cpu, and_(cpu.c.owner_type == "host", cpu.c.owner_id == H.c.id,
-                                           cpu.c.capacity_type == int(CapacityType.CPU)))
-                     .outerjoin(mem, and_(mem.c.owner_type == "host", mem.c.owner_id == H.c.id,
-                                          mem.c.capacity_type == int(CapacityType.MEMORY))))
-        .where(H.c.zone_id == zone_id, H.c.removed.is_(None), H.c.type == "Routing",
-               H.c.cluster_id.is_not(None)))).all()
+    host_rows = (await prepared.execute(conn, _HOSTS, {"b_zone": zone_id})).all()
     tags: dict[int, set[str]] = {}
     for t in (await conn.execute(select(TAG.c.host_id, TAG.c.tag).select_from(TAG.join(H, TAG.c.host_id == H.c.id))
                                  .where(H.c.zone_id == zone_id, H.c.removed.is_(None)))).all():

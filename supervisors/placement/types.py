@@ -127,6 +127,9 @@ class Snapshot:
     pool_used: dict[int, int] = field(default_factory=dict)
     lost: set[int] = field(default_factory=set)  # hosts that refused a claim since the load
     by_uuid: dict[str, int] = field(default_factory=dict)  # host, cluster and pod uuids -> id
+    # Pools by the cluster they serve (None: zone-wide), built on first use: every plan asks
+    # for each cluster's pools, and a scan of the zone's pools per cluster grew as clusters².
+    _reach: dict[int | None, list[PoolView]] | None = field(default=None, repr=False)
 
     def adjust(self, host_id: int, cpu: int, mem: int) -> None:
         """Our own claim (+) or release (-) since the load."""
@@ -146,12 +149,23 @@ class Snapshot:
         if pool_id in self.pools:
             self.pool_used[pool_id] = self.pool_used.get(pool_id, 0) + size
 
+    def pools_reaching(self, cluster_id: int, tags: tuple[str, ...]) -> list[PoolView]:
+        """Pools a host of `cluster_id` reaches that carry `tags`, in no particular order."""
+        if self._reach is None:
+            reach: dict[int | None, list[PoolView]] = {}
+            for p in self.pools.values():
+                reach.setdefault(p.cluster_id, []).append(p)
+            self._reach = reach
+        near = [*self._reach.get(cluster_id, ()), *self._reach.get(None, ())]
+        if tags:
+            want = set(tags)
+            near = [p for p in near if want <= p.tags]
+        return near
+
     def pools_near(self, cluster_id: int, tags: tuple[str, ...]) -> list[PoolView]:
         """Pools a host of `cluster_id` reaches that carry `tags`, least allocated first."""
-        want = set(tags)
-        near = [p for p in self.pools.values()
-                if (p.cluster_id is None or p.cluster_id == cluster_id) and want <= p.tags]
-        return sorted(near, key=lambda p: (self.pool_used.get(p.id, 0) / max(1.0, p.room), p.id))
+        return sorted(self.pools_reaching(cluster_id, tags),
+                      key=lambda p: (self.pool_used.get(p.id, 0) / max(1.0, p.room), p.id))
 
     def ratio_of(self, pool_id: int) -> float:
         """A pool's allocation ratio; 0 (nothing fits) for a pool the snapshot does not hold (not Up)."""
