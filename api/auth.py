@@ -78,7 +78,7 @@ class Authenticator:
         now = time.monotonic()
         hit = self._by_key.get(api_key)
         if hit is None or now - hit[0] > _CACHE_TTL_S:
-            async with self.engine.connect() as conn:
+            async with prepared.reading(self.engine) as conn:
                 row = (await prepared.execute(conn, _BY_API_KEY, {"b_key": api_key})).first()
             if row is None or not row.secret_key:
                 log.info("auth: unknown api key")

@@ -67,7 +67,7 @@ def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEng
             # Reads on the loop, lock waits in a thread (store/inline.py).
             engine = inline.InlineEngine(create_async_engine(
                 url, echo=echo, async_creator=inline.creator(database, SQLITE_BUSY_S), pool_size=2 * pool_size,
-                max_overflow=2 * pool_size).sync_engine)
+                max_overflow=2 * pool_size).sync_engine, database, SQLITE_BUSY_S)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

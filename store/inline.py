@@ -29,6 +29,7 @@ import asyncio
 import functools
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -253,7 +254,55 @@ def _waits_for_nothing(conn: AsyncConnection) -> bool:
     return isinstance(driver, InlineConnection) and (driver._in_thread is None or driver._in_thread.done())
 
 
+class LoopReader:
+    """Reads on the loop without the pool: an inline read never yields, so one connection
+    per thread serves them all, one after the other, and a read costs no checkout and
+    return (SQLAlchemy's pool takes ~50 µs for the pair). Only prepared statements that
+    read, and only while they are quick, run here: `read` answers None for the others,
+    and `execute` (anything else) takes a pooled connection (store/prepared.py).
+    """
+
+    def __init__(self, engine: InlineEngine, conn: sqlite3.Connection) -> None:
+        self.engine, self.dialect, self._conn = engine, engine.dialect, conn
+
+    def read(self, sql: str, values: Sequence[Any]) -> list[Any] | None:
+        if sql in _SLOW or not _reads(sql):
+            return None
+        t0 = time.thread_time()
+        cur = self._conn.execute(sql, values)
+        try:
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        _timed(sql, time.thread_time() - t0)
+        return rows
+
+    async def execute(self, stmt: Any, params: Any = None) -> Any:
+        async with self.engine.connect() as conn:
+            return await conn.execute(stmt, params)
+
+
 class InlineEngine(AsyncEngine):
-    """An AsyncEngine over InlineConnections whose `async with` closes inline."""
+    """An AsyncEngine over InlineConnections whose `async with` closes inline, with a
+    LoopReader per thread."""
 
     _connection_cls = _Connection
+
+    def __init__(self, sync_engine: Any, path: str, timeout: float) -> None:
+        super().__init__(sync_engine)
+        self._path, self._timeout = path, timeout
+        self._readers: dict[int, LoopReader] = {}
+
+    def loop_reader(self) -> LoopReader:
+        reader = self._readers.get(threading.get_ident())
+        if reader is None:
+            conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            reader = self._readers[threading.get_ident()] = LoopReader(self, conn)
+        return reader
+
+    async def dispose(self, close: bool = True) -> None:
+        readers, self._readers = list(self._readers.values()), {}
+        for r in readers:
+            r._conn.close()
+        await super().dispose(close)

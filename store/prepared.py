@@ -17,17 +17,20 @@ compiled to positional parameters) goes through `conn.execute` unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
+
+from cloudplane.store.inline import LoopReader
 
 _MISSING = object()
 
@@ -216,10 +219,34 @@ class _Rows:
         return self._rows[0]
 
 
-async def execute(conn: AsyncConnection, stmt: Executable, params: Mapping[str, Any] | None = None) -> Any:
+@contextlib.asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A connection for a block that only reads: on SQLite, its engine's LoopReader (no
+    pool checkout; store/inline.py); elsewhere a pooled connection. Use it with
+    `execute` here; its own `execute` takes SQLAlchemy's path."""
+    loop_reader = getattr(engine, "loop_reader", None)
+    if loop_reader is not None:
+        yield loop_reader()
+        return
+    async with engine.connect() as conn:
+        yield conn
+
+
+async def execute(conn: Any, stmt: Executable, params: Mapping[str, Any] | None = None) -> Any:
     """`conn.execute(stmt, params)`, the cheap way when `stmt` can be prepared."""
     params = params or {}
     plan = _plan_for(stmt, conn.dialect, params)
+    if isinstance(conn, LoopReader):
+        if plan is not None and plan.row is not None:
+            values = plan.values(params)
+            try:
+                raw = conn.read(plan.sql, values)
+            except Exception as e:
+                raise _wrapped(conn.dialect, plan.sql, e) from e
+            if raw is not None:
+                return Result(plan.rows(raw), -1, None)
+        async with conn.engine.connect() as pooled:  # a write, slow or not preparable
+            return await execute(pooled, stmt, params)
     if plan is None:
         return await conn.execute(stmt, dict(params))
     driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
@@ -228,7 +255,7 @@ async def execute(conn: AsyncConnection, stmt: Executable, params: Mapping[str, 
         try:
             await cur.execute(plan.sql, plan.values(params))
         except Exception as e:
-            raise _wrapped(conn, plan.sql, e) from e
+            raise _wrapped(conn.dialect, plan.sql, e) from e
         rows = plan.rows(await cur.fetchall()) if plan.row is not None else []
         return Result(rows, cur.rowcount, cur.lastrowid)
     finally:
@@ -247,7 +274,7 @@ async def executemany(conn: AsyncConnection, stmt: Executable, params: list[Mapp
         try:
             await cur.executemany(plan.sql, [plan.values(p) for p in params])
         except Exception as e:
-            raise _wrapped(conn, plan.sql, e) from e
+            raise _wrapped(conn.dialect, plan.sql, e) from e
         return int(cur.rowcount)
     finally:
         await _close(cur)
@@ -264,7 +291,7 @@ async def _close(cur: Any) -> None:
         await closed
 
 
-def _wrapped(conn: AsyncConnection, sql: str, e: Exception) -> Exception:
+def _wrapped(dialect: Dialect, sql: str, e: Exception) -> Exception:
     """The driver's error as SQLAlchemy's (IntegrityError, OperationalError, ...), which
     is what the callers and the group writer catch."""
     from sqlalchemy.exc import DBAPIError
@@ -272,4 +299,4 @@ def _wrapped(conn: AsyncConnection, sql: str, e: Exception) -> Exception:
     base = next((k for k in type(e).__mro__ if k.__name__ == "Error"), None)  # sqlite3.Error, pymysql's
     if base is None:
         return e
-    return DBAPIError.instance(sql, None, e, base, dialect=conn.dialect)
+    return DBAPIError.instance(sql, None, e, base, dialect=dialect)

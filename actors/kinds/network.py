@@ -274,7 +274,7 @@ class NetworkEntity(Entity):
 
     async def _taken_addresses(self) -> set[str]:
         if self._taken is None:
-            async with self.host.engine.connect() as conn:
+            async with prepared.reading(self.host.engine) as conn:
                 rows = (await prepared.execute(conn, _TAKEN_IPS, {"b_net": self.row["id"]})).all()
             self._taken = {r[0] for r in rows}
         return self._taken
@@ -338,7 +338,7 @@ class NetworkEntity(Entity):
         if self.row.get("traffic_type") != "Guest" or self.row.get("is_system"):
             return
         by_account = self.row.get("acl_type") == "Account"
-        async with self.host.engine.connect() as conn:
+        async with prepared.reading(self.host.engine) as conn:
             vm = (await prepared.execute(conn, _VM_OWNER, {"b_vm": vm_id})).one()
             mine = None if by_account else (
                 await prepared.execute(conn, _DOMAIN_PATH, {"b_domain": self.row["domain_id"]})).scalar()
@@ -360,7 +360,7 @@ class NetworkEntity(Entity):
                 raise ParamError(f"Network {self.ref.id} is an L2 network: its NICs have no IP address")
             await self.host.writer.insert(T_NIC, nic)
             return {"nic": nic["uuid"], "ip": None, "mac": nic["mac_address"]}
-        async with self.host.engine.connect() as conn:
+        async with prepared.reading(self.host.engine) as conn:
             pools = await self._pools(conn)
         if not pools:
             raise Insufficient(f"Insufficient address capacity: network {self.ref.id} has no IP range or CIDR to "
@@ -390,7 +390,7 @@ class NetworkEntity(Entity):
 
     async def _place_nics(self, vm_id: int, pod_id: int | None) -> None:
         """Basic zones: the VM's address must come from the guest range of the pod it starts in."""
-        async with self.host.engine.connect() as conn:
+        async with prepared.reading(self.host.engine) as conn:
             pools = await self._pools(conn)
             if not any(p.pod_id is not None for p in pools):
                 return

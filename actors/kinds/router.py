@@ -86,7 +86,7 @@ _ROUTERS = select(T_VM.c.id, T_VM.c.uuid, T_VM.c.state, T_VM.c.placement_key, T_
 
 async def current(net: NetworkEntity) -> tuple[Router | None, int]:
     """The network's live router, if any, and how many it has had."""
-    async with net.host.engine.connect() as conn:
+    async with prepared.reading(net.host.engine) as conn:
         rows = (await prepared.execute(conn, _ROUTERS, {"b_net": net.row["id"]})).all()
     live = [r for r in rows if r.removed is None and r.state not in GONE]
     r = live[-1] if live else None

@@ -24,6 +24,7 @@ from cloudplane.actors.kinds.vmspec import load_start_spec
 from cloudplane.actors.kinds.vmstate import TRANSITIONAL
 from cloudplane.agentproto import command_timeout
 from cloudplane.errors import ApiError
+from cloudplane.store import prepared
 from cloudplane.store.base import utcnow
 from cloudplane.store.tables.compute import VmInstance
 from cloudplane.store.tables.infra import Cluster, Host
@@ -138,7 +139,7 @@ class VmBase(Entity):
 
     async def _start_spec(self) -> dict[str, Any]:
         """StartCommand's `vm`: the whole VM, disks and NICs included (vmspec.py)."""
-        async with self.host.engine.connect() as conn:
+        async with prepared.reading(self.host.engine) as conn:
             return await load_start_spec(conn, self.row, self.ref.id, self.instance_name)
 
     def _vm_spec(self) -> dict[str, Any]:

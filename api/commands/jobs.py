@@ -57,7 +57,7 @@ async def query_async_job_result(call: Call) -> Raw:
     mine = call.service.runtime.pending(call.get("jobid"))
     if mine is not None and (call.caller.account_uuid == mine.account_uuid or call.caller.is_root_admin):
         return Raw(await job_out(call, mine))
-    async with call.service.engine.connect() as conn:
+    async with prepared.reading(call.service.engine) as conn:
         job = (await prepared.execute(conn, _JOB_BY_UUID, {"b_job": call.get("jobid")})).first()
     if job is None:
         raise ParamError(f"Unable to find a job by id {call.get('jobid')}")

@@ -46,7 +46,7 @@ def vm_ref(row: Any) -> EntityRef:
 
 
 async def vm_view_by_uuid(service: Any, caller: Any, uuid: str | None, *, password: bool = False) -> dict[str, Any]:
-    async with service.engine.connect() as conn:
+    async with prepared.reading(service.engine) as conn:
         rows = (await prepared.execute(conn, VM_BY_UUID, {"u": uuid})).all()
         items = await vms_out(conn, rows, admin=caller.role_type != "User")
     if not items:
@@ -71,7 +71,7 @@ async def vm_password_view(service: Any, caller: Any, result: dict[str, Any]) ->
 
 async def owned_vm(call: Call, uuid: str, *, removed_ok: bool = False) -> Any:
     """The VM row, if the caller may act on it (431 unknown, 432 someone else's)."""
-    async with call.service.engine.connect() as conn:
+    async with prepared.reading(call.service.engine) as conn:
         row = (await prepared.execute(conn, _OWNED, {"u": uuid})).first()
     if row is None or (row.removed is not None and not removed_ok):
         raise ParamError(f"Unable to find virtual machine with id {uuid}")
@@ -134,7 +134,7 @@ async def _lookup(call: Call) -> Any:
     """Zone, offering, template and the template's state in the zone: one query; on a miss,
     one query each, to say which is missing."""
     zu, su, tu = call.get("zoneid"), call.get("serviceofferingid"), call.get("templateid")
-    async with call.service.engine.connect() as conn:
+    async with prepared.reading(call.service.engine) as conn:
         row = (await prepared.execute(conn, _LOOKUP, {"zu": zu, "su": su, "tu": tu})).first()
     if row is None:
         await one(call, Z, zu, "zone")
@@ -164,7 +164,7 @@ async def _networks(call: Call, r: Any, account_id: int, domain_id: int) -> list
             out.append({"network": n.uuid, "ip": ips.get(nid) or (call.get("ipaddress") if i == 0 else None),
                         "own": n.acl_type == "Account"})
         return out
-    async with call.service.engine.connect() as conn:
+    async with prepared.reading(call.service.engine) as conn:
         existing = (await prepared.execute(conn, _NETWORK[r.network_type == "Basic"],
                                            {"z": r.z_id, "a": account_id})).scalar()
     if existing is None:

@@ -89,3 +89,24 @@ async def test_in_lists_and_what_cannot_be_prepared(engine: AsyncEngine) -> None
         assert type(empty) is not prepared.Result and empty.scalars().all() == []
         with pytest.raises(Exception, match="b_kind"):  # a missing parameter: SQLAlchemy's own error
             await prepared.execute(conn, BY_KIND, {})
+
+
+async def test_reading_blocks(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`reading` gives SQLite's loop reader (no pool checkout), which sees what others
+    commit and hands SQLAlchemy statements and slow reads to a pooled connection; on
+    MariaDB it is a pooled connection."""
+    from cloudplane.store import inline
+
+    async with engine.begin() as conn:
+        await prepared.execute(conn, INSERT, {"name": "r", "kind": "a"})
+    async with prepared.reading(engine) as conn:
+        assert isinstance(conn, inline.LoopReader) == (engine.dialect.name == "sqlite")
+        assert (await prepared.execute(conn, SOME, {"b_id": 1})).scalar() == "r"
+        async with engine.begin() as other:  # committed elsewhere
+            await prepared.execute(other, INSERT, {"name": "s", "kind": "a"})
+        if engine.dialect.name == "sqlite":  # each read its own snapshot (MariaDB's block keeps its first)
+            assert (await prepared.execute(conn, SOME, {"b_id": 2})).scalar() == "s"
+            assert (await conn.execute(select(T.c.name).where(T.c.id == 2))).scalar_one() == "s"  # SQLAlchemy's
+        monkeypatch.setattr(inline, "_SLOW", {prepared._plan_for(SOME, engine.dialect, {"b_id": 1}).sql})  # type: ignore[union-attr]
+        got = await prepared.execute(conn, SOME, {"b_id": 1})  # slow: through the pool, off the loop
+        assert got.scalar() == "r"
