@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.entity import Entity, operation
@@ -27,6 +27,7 @@ from cloudplane.agentproto import Answer, Capacity
 from cloudplane.errors import ApiError, InternalError, ParamError
 from cloudplane.simulator.agent import SimAgent, Where
 from cloudplane.simulator.mocks import MockBook
+from cloudplane.store import prepared
 from cloudplane.store.base import new_uuid, utcnow
 from cloudplane.store.tables.capacity import Capacity as CapacityRow
 from cloudplane.store.tables.capacity import CapacityType
@@ -48,6 +49,10 @@ T_VM: Table = VmInstance.__table__
 T_CLUSTER: Table = Cluster.__table__
 T_POD: Table = Pod.__table__
 T_ZONE: Table = Zone.__table__
+# Every changed ping: the VMs the store puts on the host, and those the host says run.
+_POWER_SYNC = select(T_VM.c.uuid, T_VM.c.instance_name, T_VM.c.placement_key, T_VM.c.state, T_VM.c.host_id).where(
+    T_VM.c.removed.is_(None),
+    (T_VM.c.host_id == bindparam("b_host")) | T_VM.c.instance_name.in_(bindparam("b_on", expanding=True)))
 
 ALERT_HOST = 7  # CloudStack's AlertType.ALERT_TYPE_HOST
 COMMAND_TIMEOUT_S = 30.0
@@ -253,11 +258,9 @@ class HostEntity(Entity):
         """Compare a ping's power states (received at `seen`) with what the store says runs here."""
         stale = False
         try:
-            async with self.host.engine.connect() as conn:
-                rows = (await conn.execute(select(T_VM.c.uuid, T_VM.c.instance_name, T_VM.c.placement_key,
-                                                  T_VM.c.state, T_VM.c.host_id).where(
-                    T_VM.c.removed.is_(None), (T_VM.c.host_id == self.row["id"]) |
-                    T_VM.c.instance_name.in_([n for n, p in reported.items() if p == "PowerOn"] or [""])))).all()
+            on = [n for n, p in reported.items() if p == "PowerOn"] or [""]
+            async with prepared.reading(self.host.engine) as conn:
+                rows = (await prepared.execute(conn, _POWER_SYNC, {"b_host": self.row["id"], "b_on": on})).all()
             expected = {r.instance_name: r for r in rows if r.host_id == self.row["id"] and r.state == "Running"}
             for name, r in expected.items():
                 if reported.get(name) == "PowerOn":
