@@ -4,10 +4,14 @@ SQLAlchemy spends ~100-200 µs of Python on every statement it executes (cache
 key, parameters, execution context, greenlet hop, result metadata, rows),
 where SQLite answers an indexed read in a few µs; on a deploy that was the
 largest single cost left. A statement run through `execute()` here is compiled
-once per dialect and statement object, with its parameter order, literal
-values and type processors worked out then; each call only orders the values,
-runs the driver's cursor and applies the result types' processors. The SQL is
-SQLAlchemy's own, so both backends get exactly what `conn.execute` would send.
+once per dialect, statement object, parameter names and IN-list lengths, with
+its parameter order, literal values and type processors worked out then; each
+call only orders the values, runs the driver's cursor and applies the result
+types' processors. The SQL is SQLAlchemy's own, so both backends get exactly
+what `conn.execute` would send.
+
+`reading(engine)` is the connection for a block that only reads: on SQLite
+the engine's LoopReader (store/inline.py), which needs no pool checkout.
 
 It serves statements built once at import (module-level constants): a fresh
 expression per call would be compiled per call. What it cannot prepare (an
@@ -97,8 +101,10 @@ class _Plan:  # frozen, but `converted` is cached in its __dict__
         return out
 
 
-# Per statement object and (dialect, parameter names): its plan, or None (not preparable).
-_plans: WeakKeyDictionary[Executable, dict[tuple[str, tuple[str, ...]], _Plan | None]] = WeakKeyDictionary()
+# Per statement object and (dialect, parameter names, IN-list lengths): its plan, or None
+# (not preparable: SQLAlchemy runs it).
+_PlanKey = tuple[str, tuple[str, ...], tuple[tuple[str, int], ...]]
+_plans: WeakKeyDictionary[Executable, dict[_PlanKey, _Plan | None]] = WeakKeyDictionary()
 
 
 def _plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...], lengths: Mapping[str, int]) -> _Plan | None:

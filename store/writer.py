@@ -79,14 +79,14 @@ def transient(e: BaseException) -> bool:
 _VERSIONED_STMTS: dict[tuple[str, tuple[str, ...]], Executable] = {}
 
 
-_INSERTS: dict[str, Executable] = {}
+_INSERTS: dict[Table, Executable] = {}
 
 
 def _insert_stmt(table: Table) -> Executable:
     """One INSERT object per table, so that its prepared form is reused (store/prepared.py)."""
-    stmt = _INSERTS.get(table.name)
+    stmt = _INSERTS.get(table)
     if stmt is None:
-        stmt = _INSERTS[table.name] = table.insert()
+        stmt = _INSERTS[table] = table.insert()
     return stmt
 
 
