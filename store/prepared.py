@@ -30,6 +30,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
@@ -40,16 +41,11 @@ _MISSING = object()
 
 
 class Row(tuple):  # type: ignore[type-arg]
-    """A result row: by position, by attribute and by `_mapping`, like SQLAlchemy's."""
+    """A result row: by position, by attribute (a property per column, in each plan's
+    subclass) and by `_mapping`, like SQLAlchemy's."""
 
     __slots__ = ()
     _index: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[self._index[name]]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def _mapping(self) -> dict[str, Any]:
@@ -139,8 +135,7 @@ def _plan(stmt: Executable, dialect: Dialect, keys: tuple[str, ...], lengths: Ma
     row, results = None, ()
     if compiled._result_columns:
         index = {c.keyname: i for i, c in enumerate(compiled._result_columns)}
-        # A property per column (itemgetter: attribute access without __getattr__'s detour).
-        by_name = {n: property(itemgetter(i)) for n, i in index.items() if n.isidentifier() and not hasattr(Row, n)}
+        by_name = {n: property(itemgetter(i)) for n, i in index.items() if not hasattr(Row, n)}
         row = type("Row", (Row,), {"__slots__": (), "_index": index, **by_name})
         results = tuple(c.type._cached_result_processor(dialect, None) for c in compiled._result_columns)
     return _Plan(sql, tuple(order), fixed, dict(compiled._bind_processors), row, results, frozenset(expanding))
@@ -177,11 +172,7 @@ class Result:
         return self._rows[0] if self._rows else None
 
     def one(self) -> Row:
-        if len(self._rows) != 1:
-            from sqlalchemy.exc import MultipleResultsFound, NoResultFound
-
-            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected one row")
-        return self._rows[0]
+        return _one(self._rows)  # type: ignore[no-any-return]
 
     def scalar(self) -> Any:
         return self._rows[0][0] if self._rows else None
@@ -218,11 +209,13 @@ class _Rows:
         return self._rows[0] if self._rows else None
 
     def one(self) -> Any:
-        if len(self._rows) != 1:
-            from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+        return _one(self._rows)
 
-            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected one row")
-        return self._rows[0]
+
+def _one(rows: list[Any]) -> Any:
+    if len(rows) != 1:
+        raise (NoResultFound if not rows else MultipleResultsFound)("expected one row")
+    return rows[0]
 
 
 @contextlib.asynccontextmanager

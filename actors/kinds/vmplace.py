@@ -19,7 +19,7 @@ from sqlalchemy import Table, and_, bindparam, case, exists, func, select, updat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.errors import Insufficient, StaleVersion
-from cloudplane.store import prepared
+from cloudplane.store import capacity, prepared
 from cloudplane.store.tables.capacity import Capacity, CapacityType
 from cloudplane.store.tables.compute import AffinityGroup, AffinityGroupVm, VmInstance
 from cloudplane.store.tables.infra import Host
@@ -132,9 +132,6 @@ _CLAIM_POOL = update(T_CAP).where(
     used=T_CAP.c.used + bindparam("a2"))
 _RELEASE_POOL = update(T_CAP).where(_POOL_ROW).values(
     used=case((T_CAP.c.used >= bindparam("a"), T_CAP.c.used - bindparam("a2")), else_=0))
-_RELEASE = {t: update(T_CAP).where(_host_row(t)).values(
-    used=case((T_CAP.c.used >= bindparam("a"), T_CAP.c.used - bindparam("a2")), else_=0))
-    for t in (CapacityType.CPU, CapacityType.MEMORY)}
 _HOST_STATE = select(T_HOST.c.status, T_HOST.c.resource_state, T_HOST.c.removed).where(T_HOST.c.id == bindparam("h"))
 _PLACE_VOLUMES = update(T_VOL).where(T_VOL.c.instance_id == bindparam("v"), T_VOL.c.pool_id.is_(None),
                                      T_VOL.c.removed.is_(None)).values(
@@ -179,9 +176,7 @@ async def claim_host(conn: AsyncConnection, host: HostView, cpu: int, mem: int, 
 
 
 async def release_host(conn: AsyncConnection, host_id: int, cpu: int, mem: int) -> None:
-    for ctype, amount in ((CapacityType.CPU, cpu), (CapacityType.MEMORY, mem)):
-        if amount:
-            await prepared.execute(conn, _RELEASE[ctype], {"h": host_id, "a": amount, "a2": amount})
+    await capacity.release(conn, host_id, cpu, mem)
 
 
 async def claim_pool(conn: AsyncConnection, pool_id: int, size: int, ratio: float) -> bool:
