@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cloudplane.errors import CloudplaneError
-from cloudplane.store import inline
+from cloudplane.store import inline, pooled
 
 SQLITE_BUSY_S = 30.0  # how long a SQLite writer waits for the write lock
 
@@ -70,7 +70,4 @@ def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEng
                 max_overflow=2 * pool_size).sync_engine, database, SQLITE_BUSY_S)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
-        pool_pre_ping=True,
-    )
+    return pooled.make(url, pool_size=pool_size, echo=echo)  # MySQL/MariaDB: few round trips

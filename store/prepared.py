@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
+from cloudplane.store import pooled
 from cloudplane.store.inline import LoopReader
 
 _MISSING = object()
@@ -221,13 +222,15 @@ def _one(rows: list[Any]) -> Any:
 @contextlib.asynccontextmanager
 async def reading(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A connection for a block that only reads: on SQLite, its engine's LoopReader (no
-    pool checkout; store/inline.py); elsewhere a pooled connection. Use it with
-    `execute` here; its own `execute` takes SQLAlchemy's path."""
+    pool checkout; store/inline.py); on MySQL/MariaDB, one of its autocommit pool (no
+    transaction to end; store/pooled.py); else a pooled connection. Each statement sees
+    what was committed before it. Use it with `execute` here; its own `execute` takes
+    SQLAlchemy's path."""
     loop_reader = getattr(engine, "loop_reader", None)
     if loop_reader is not None:
         yield loop_reader()
         return
-    async with engine.connect() as conn:
+    async with getattr(engine, "reads", engine).connect() as conn:
         yield conn
 
 
@@ -271,6 +274,8 @@ async def executemany(conn: AsyncConnection, stmt: Executable, params: list[Mapp
     cur = await _cursor(driver)
     try:
         try:
+            if len(params) > 1 and pooled.joins_statements(driver, plan.sql):
+                return await pooled.run_joined(cur, plan.sql, [plan.values(p) for p in params])
             await cur.executemany(plan.sql, [plan.values(p) for p in params])
         except Exception as e:
             raise _wrapped(conn.dialect, plan.sql, e) from e
