@@ -264,6 +264,36 @@ async def execute(conn: Any, stmt: Executable, params: Mapping[str, Any] | None 
         await _close(cur)
 
 
+async def execute_all(conn: Any, queries: Sequence[tuple[Executable, Mapping[str, Any]]]) -> list[Any]:
+    """Several reads that do not depend on each other, each as `execute` answers it: on
+    MySQL/MariaDB in one round trip (the statements joined, store/pooled.py), elsewhere
+    one after the other (on SQLite a read is a call, not a round trip)."""
+    if len(queries) > 1 and isinstance(conn, AsyncConnection):
+        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        if pooled.joins_statements(driver, "SELECT"):
+            plans = [_plan_for(stmt, conn.dialect, params) for stmt, params in queries]
+            if all(p is not None and p.row is not None for p in plans):
+                return await _joined_reads(conn, driver, [(p, q[1]) for p, q in zip(plans, queries)])  # type: ignore[misc]
+    return [await execute(conn, stmt, params) for stmt, params in queries]
+
+
+async def _joined_reads(conn: AsyncConnection, driver: Any, runs: list[tuple[_Plan, Mapping[str, Any]]]) -> list[Any]:
+    cur = await _cursor(driver)
+    try:
+        sql = ";".join(cur.mogrify(plan.sql, plan.values(params)) for plan, params in runs)
+        out = []
+        try:
+            await cur.execute(sql)
+            for plan, _ in runs:
+                out.append(Result(plan.rows(await cur.fetchall()), cur.rowcount, None))
+                await cur.nextset()
+        except Exception as e:
+            raise _wrapped(conn.dialect, sql, e) from e
+        return out
+    finally:
+        await _close(cur)
+
+
 async def executemany(conn: AsyncConnection, stmt: Executable, params: list[Mapping[str, Any]]) -> int:
     """`conn.execute(stmt, [params...])` for a statement that returns no rows: the rowcount."""
     keys = tuple(sorted(params[0])) if params else ()

@@ -46,8 +46,18 @@ def tag_view(t: Any) -> dict[str, Any]:
 
 async def tags_by_resource(conn: AsyncConnection, rtype: str, ids: list[int]) -> Mapping[int, list[dict[str, Any]]]:
     """The tags of a page of resources (one query), by the resources' internal ids."""
+    if not ids:
+        return {}
+    return tags_of((await prepared.execute(conn, *page_tags_query(rtype, ids))).all())
+
+
+def page_tags_query(rtype: str, ids: list[int]) -> tuple[Any, dict[str, Any]]:
+    """The query `tags_by_resource` runs, for a caller that runs it with others (`tags_of` reads it)."""
+    return _PAGE_TAGS, {"rtype": rtype, "ids": ids}
+
+
+def tags_of(rows: list[Any]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
-    if ids:
-        for t in (await prepared.execute(conn, _PAGE_TAGS, {"rtype": rtype, "ids": ids})).all():
-            out.setdefault(t.resource_id, []).append(tag_view(t))
+    for t in rows:
+        out.setdefault(t.resource_id, []).append(tag_view(t))
     return out

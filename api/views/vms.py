@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudplane.actors.kinds.vmkeys import SSH_NAMES_DETAIL
 from cloudplane.api.dates import stored_date
-from cloudplane.api.views.tags import tag_filter, tags_by_resource
+from cloudplane.api.views.tags import page_tags_query, tag_filter, tags_of
 from cloudplane.store import prepared
 from cloudplane.store.tables.compute import AffinityGroup, AffinityGroupVm, ServiceOffering, VmInstance
 from cloudplane.store.tables.identity import Account, Domain, User
@@ -136,21 +136,23 @@ async def vms_out(conn: AsyncConnection, rows: list[Any], *, admin: bool) -> lis
     if not rows:
         return []
     ids = {"ids": [r.id for r in rows]}
+    nic_rows, tag_rows, group_rows, keypair_rows = await prepared.execute_all(conn, [
+        (_NICS, ids), page_tags_query("UserVm", ids["ids"]), (_GROUPS, ids), (_KEYPAIRS, ids)])
     nics: dict[int, list[dict[str, Any]]] = {}
-    for n in (await prepared.execute(conn, _NICS, ids)).all():
+    for n in nic_rows.all():
         nic = {"id": n.uuid, "networkid": n.net_uuid, "networkname": n.net_name, "netmask": n.netmask,
                "gateway": n.gateway, "ipaddress": n.ip4_address, "isolationuri": n.isolation_uri,
                "broadcasturi": n.broadcast_uri, "traffictype": n.traffic_type, "type": n.guest_type,
                "isdefault": bool(n.is_default), "macaddress": n.mac_address, "deviceid": str(n.device_id),
                "secondaryip": [], "extradhcpoption": []}
         nics.setdefault(n.instance_id, []).append({k: v for k, v in nic.items() if v is not None})
-    tags = await tags_by_resource(conn, "UserVm", ids["ids"])
+    tags = tags_of(tag_rows.all())
     groups: dict[int, list[dict[str, Any]]] = {}
-    for g in (await prepared.execute(conn, _GROUPS, ids)).all():
+    for g in group_rows.all():
         groups.setdefault(g.instance_id, []).append({k: v for k, v in {
             "id": g.uuid, "name": g.name, "description": g.description, "type": g.type, "account": g.acct,
             "domainid": g.dom_uuid, "domain": g.dom_name}.items() if v is not None})
-    keypairs = dict((await prepared.execute(conn, _KEYPAIRS, ids)).all())
+    keypairs = dict(keypair_rows.all())
     return [{**vm_view(r, nics.get(r.id, []), tags.get(r.id, []), groups.get(r.id, []), admin=admin),
              **({"keypairs": keypairs[r.id], "keypair": keypairs[r.id]} if keypairs.get(r.id) else {})}
             for r in rows]

@@ -33,6 +33,24 @@ async def engine(tmp_path) -> AsyncIterator[pooled.ReadPoolEngine]:  # noqa: ANN
         await engine.dispose()
 
 
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The queries the driver sends on behalf of the tests' own statements (those naming
+    the test table; not a new connection's session setup)."""
+    import aiomysql.cursors
+
+    queries: list[str] = []
+    execute = aiomysql.cursors.Cursor.execute
+
+    async def counted(self, query, args=None):  # noqa: ANN001, ANN202
+        if "counter" in query:
+            queries.append(query)
+        return await execute(self, query, args)
+
+    monkeypatch.setattr(aiomysql.cursors.Cursor, "execute", counted)
+    return queries
+
+
 async def _set(engine: pooled.ReadPoolEngine, n: int) -> None:
     """Commit n into counter 1 from another connection than the pools'."""
     other = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
@@ -73,23 +91,20 @@ async def test_a_connection_killed_while_idle_is_replaced(engine: pooled.ReadPoo
         assert (await conn.execute(text("SELECT CONNECTION_ID()"))).scalar() != victim
 
 
-async def test_an_executemany_is_one_query(engine: pooled.ReadPoolEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    import aiomysql.cursors
-
-    sent: list[str] = []
-    execute = aiomysql.cursors.Cursor.execute
-
-    async def counted(self, query, args=None):  # noqa: ANN001, ANN202
-        sent.append(query)
-        return await execute(self, query, args)
-
-    monkeypatch.setattr(aiomysql.cursors.Cursor, "execute", counted)
+async def test_an_executemany_is_one_query(engine: pooled.ReadPoolEngine, sent: list[str]) -> None:
     async with engine.begin() as conn:
         matched = await prepared.executemany(conn, ADD, [{"b_id": i, "b_by": 10} for i in (1, 2, 3, 99)])
     assert matched == 3  # row 99 does not exist
     assert len(sent) == 1 and sent[0].count("UPDATE") == 4
     async with engine.connect() as conn:
         assert [(await conn.execute(N_OF, {"b_id": i})).scalar() for i in (1, 2, 3)] == [10, 10, 10]
+
+
+async def test_several_reads_are_one_query(engine: pooled.ReadPoolEngine, sent: list[str]) -> None:
+    async with prepared.reading(engine) as conn:
+        got = await prepared.execute_all(conn, [(N_OF, {"b_id": i}) for i in (3, 1, 99)])
+    assert [r.scalar() for r in got] == [0, 0, None]
+    assert len(sent) == 1 and sent[0].count("SELECT") == 3
 
 
 async def test_a_failing_statement_in_a_joined_query_raises(engine: pooled.ReadPoolEngine) -> None:

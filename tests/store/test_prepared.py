@@ -91,10 +91,26 @@ async def test_in_lists_and_what_cannot_be_prepared(engine: AsyncEngine) -> None
             await prepared.execute(conn, BY_KIND, {})
 
 
+async def test_several_reads_at_once(engine: AsyncEngine) -> None:
+    """`execute_all` answers as `execute` does, one result per query, in order (on MariaDB
+    from one joined query; tests/store/test_pooled.py counts the round trips)."""
+    async with engine.begin() as conn:
+        await prepared.executemany(conn, INSERT, [{"name": n, "kind": k} for n, k in (("a", "a"), ("b", "b"))])
+    queries = [(SOME, {"b_id": 1}), (IN_LIST, {"b_ids": [1, 2]}), (BY_KIND, {"b_kind": "none"}),
+               (IN_LIST, {"b_ids": []})]  # an empty IN list: SQLAlchemy's own form, run on its own
+    async with prepared.reading(engine) as conn:
+        alone = [(await prepared.execute(conn, q, p)).all() for q, p in queries]
+        together = [r.all() for r in await prepared.execute_all(conn, queries)]
+        together_prepared = [r.all() for r in await prepared.execute_all(conn, queries[:3])]
+    assert [[tuple(r) for r in rows] for rows in together] == [[tuple(r) for r in rows] for rows in alone] \
+        == [[("a",)], [("a",), ("b",)], [], []]
+    assert [[tuple(r) for r in rows] for rows in together_prepared] == [[("a",)], [("a",), ("b",)], []]
+
+
 async def test_reading_blocks(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`reading` gives SQLite's loop reader (no pool checkout), which sees what others
-    commit and hands SQLAlchemy statements and slow reads to a pooled connection; on
-    MariaDB it is a pooled connection."""
+    """`reading` gives SQLite's loop reader (no pool checkout), which hands SQLAlchemy
+    statements and slow reads to a pooled connection; on MariaDB a connection of the
+    autocommit pool (store/pooled.py). On both, each read sees what others committed."""
     from cloudplane.store import inline
 
     async with engine.begin() as conn:
@@ -104,9 +120,8 @@ async def test_reading_blocks(engine: AsyncEngine, monkeypatch: pytest.MonkeyPat
         assert (await prepared.execute(conn, SOME, {"b_id": 1})).scalar() == "r"
         async with engine.begin() as other:  # committed elsewhere
             await prepared.execute(other, INSERT, {"name": "s", "kind": "a"})
-        if engine.dialect.name == "sqlite":  # each read its own snapshot (MariaDB's block keeps its first)
-            assert (await prepared.execute(conn, SOME, {"b_id": 2})).scalar() == "s"
-            assert (await conn.execute(select(T.c.name).where(T.c.id == 2))).scalar_one() == "s"  # SQLAlchemy's
+        assert (await prepared.execute(conn, SOME, {"b_id": 2})).scalar() == "s"  # each read its own snapshot
+        assert (await conn.execute(select(T.c.name).where(T.c.id == 2))).scalar_one() == "s"  # SQLAlchemy's
         monkeypatch.setattr(inline, "_SLOW", {prepared._plan_for(SOME, engine.dialect, {"b_id": 1}).sql})  # type: ignore[union-attr]
         got = await prepared.execute(conn, SOME, {"b_id": 1})  # slow: through the pool, off the loop
         assert got.scalar() == "r"
