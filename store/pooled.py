@@ -87,14 +87,16 @@ def joins_statements(driver: Any, sql: str) -> bool:
     return bool(getattr(driver, "client_flag", 0) & _MULTI_STATEMENTS) and sql.lstrip()[:6].upper() != "INSERT"
 
 
-async def run_joined(cur: Any, sql: str, rows: list[Any]) -> int:
-    """Run `sql` once per row of values, JOIN_MAX statements a round trip: the rows
-    matched in all (FOUND_ROWS). A failing statement raises, and the ones after it do not
-    run; the caller's transaction rolls back what ran before it."""
-    matched = 0
-    for i in range(0, len(rows), JOIN_MAX):
-        await cur.execute(";".join(cur.mogrify(sql, values) for values in rows[i:i + JOIN_MAX]))
-        matched += max(cur.rowcount, 0)
-        while await cur.nextset():
-            matched += max(cur.rowcount, 0)
-    return matched
+async def run_joined(cur: Any, statements: list[str]) -> list[tuple[list[Any], int]]:
+    """Run statements already rendered with their values (`cur.mogrify`), JOIN_MAX to a
+    round trip: each one's rows and rowcount (rows matched: FOUND_ROWS), in order. A
+    failing statement raises, and the ones after it do not run; the caller's
+    transaction rolls back what ran before it."""
+    out: list[tuple[list[Any], int]] = []
+    for i in range(0, len(statements), JOIN_MAX):
+        await cur.execute(";".join(statements[i:i + JOIN_MAX]))
+        while True:
+            out.append((list(await cur.fetchall()) if cur.description else [], cur.rowcount))
+            if not await cur.nextset():
+                break
+    return out

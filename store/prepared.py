@@ -280,16 +280,12 @@ async def execute_all(conn: Any, queries: Sequence[tuple[Executable, Mapping[str
 async def _joined_reads(conn: AsyncConnection, driver: Any, runs: list[tuple[_Plan, Mapping[str, Any]]]) -> list[Any]:
     cur = await _cursor(driver)
     try:
-        sql = ";".join(cur.mogrify(plan.sql, plan.values(params)) for plan, params in runs)
-        out = []
+        statements = [cur.mogrify(plan.sql, plan.values(params)) for plan, params in runs]
         try:
-            await cur.execute(sql)
-            for plan, _ in runs:
-                out.append(Result(plan.rows(await cur.fetchall()), cur.rowcount, None))
-                await cur.nextset()
+            answers = await pooled.run_joined(cur, statements)
         except Exception as e:
-            raise _wrapped(conn.dialect, sql, e) from e
-        return out
+            raise _wrapped(conn.dialect, ";".join(statements), e) from e
+        return [Result(plan.rows(rows), n, None) for (plan, _), (rows, n) in zip(runs, answers)]
     finally:
         await _close(cur)
 
@@ -305,7 +301,8 @@ async def executemany(conn: AsyncConnection, stmt: Executable, params: list[Mapp
     try:
         try:
             if len(params) > 1 and pooled.joins_statements(driver, plan.sql):
-                return await pooled.run_joined(cur, plan.sql, [plan.values(p) for p in params])
+                answers = await pooled.run_joined(cur, [cur.mogrify(plan.sql, plan.values(p)) for p in params])
+                return sum(max(n, 0) for _, n in answers)
             await cur.executemany(plan.sql, [plan.values(p) for p in params])
         except Exception as e:
             raise _wrapped(conn.dialect, plan.sql, e) from e
