@@ -83,7 +83,8 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
 
 def joins_statements(driver: Any, sql: str) -> bool:
-    """Whether an executemany of `sql` on this driver connection goes as one query."""
+    """Whether statements like `sql` go several to a query on this driver connection
+    (aiomysql's; not INSERTs, which the driver's executemany joins itself)."""
     return bool(getattr(driver, "client_flag", 0) & _MULTI_STATEMENTS) and sql.lstrip()[:6].upper() != "INSERT"
 
 
