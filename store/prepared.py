@@ -11,7 +11,9 @@ types' processors. The SQL is SQLAlchemy's own, so both backends get exactly
 what `conn.execute` would send.
 
 `reading(engine)` is the connection for a block that only reads: on SQLite
-the engine's LoopReader (store/inline.py), which needs no pool checkout.
+the engine's LoopReader (store/inline.py), which needs no pool checkout; on
+MySQL/MariaDB a connection of the engine's autocommit pool (store/pooled.py).
+`execute_all` runs independent reads, in one round trip on MySQL/MariaDB.
 
 It serves statements built once at import (module-level constants): a fresh
 expression per call would be compiled per call. What it cannot prepare (an
