@@ -392,8 +392,8 @@ async def amain(a: argparse.Namespace) -> None:
                                          "(accepted → Running)"),
             ("failed deploys", f"{len(res['errors'])}" + (f" e.g. {res['errors'][0]}" if res["errors"] else "")),
             ("management CPU per VM", f"{mgmt_cpu / max(1, n) * 1000:.2f} ms (server "
-                                      f"{m1['server_cpu_s'] - m0['server_cpu_s']:.0f} s + shards "
-                                      f"{m1['shard_cpu_s'] - m0['shard_cpu_s']:.0f} s)"),
+                                      f"{m1['server_cpu_s'] - m0['server_cpu_s']:.1f} s + shards "
+                                      f"{m1['shard_cpu_s'] - m0['shard_cpu_s']:.1f} s)"),
             ("client CPU per VM", f"{res['cpu_s'] / max(1, n) * 1000:.2f} ms ({res['polls'] / max(1, n):.1f} polls "
                                   "per VM)"),
             ("management RSS", f"server {m1['server_rss_mib']:,.0f} MiB + shards {m1['shard_rss_mib']:,.0f} MiB"),

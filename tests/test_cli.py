@@ -58,3 +58,17 @@ def test_health_and_metrics(live_server: Any) -> None:
 @pytest.mark.ray
 def test_default_admin_password_warning(live_server: Any) -> None:
     assert "default password 'password'" in live_server.log.read_text()
+
+
+def test_the_server_loop_is_uvloop() -> None:
+    import asyncio
+
+    from cloudplane.cli import _run_server_loop
+
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__)
+
+    _run_server_loop(main())
+    assert seen and seen[0].startswith("uvloop")
