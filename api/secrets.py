@@ -16,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PBKDF2_ITERATIONS = 120_000
@@ -72,6 +73,14 @@ class ServerKey:
         nonce = secrets.token_bytes(12)
         ct = self._aead.encrypt(nonce, plain.encode(), None)
         return _ENC_PREFIX + base64.b64encode(nonce + ct).decode()
+
+    def opens(self, stored: str) -> bool:
+        """Whether `stored` was encrypted with this key."""
+        try:
+            self.decrypt(stored)
+        except (ValueError, InvalidTag):
+            return False
+        return True
 
     def decrypt(self, stored: str) -> str:
         if not stored.startswith(_ENC_PREFIX):

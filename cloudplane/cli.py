@@ -35,17 +35,44 @@ def _fail(msg: str) -> int:
     return 2
 
 
-async def _check_db(url: str) -> None:
-    from sqlalchemy import text
+async def _check_db(url: str) -> str | None:
+    """Connect once (so that a wrong URL fails clearly before anything starts) and bring
+    back one encrypted API secret, if the store holds any, to try the server key on."""
+    from sqlalchemy import inspect, select, text
 
     from cloudplane.store.engine import make_engine
+    from cloudplane.store.tables.identity import User
 
     engine = make_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+            if not await conn.run_sync(lambda c: inspect(c).has_table(User.__tablename__)):
+                return None  # a new database: the schema comes at start
+            col = User.__table__.c.secret_key  # type: ignore[attr-defined]
+            return (await conn.execute(select(col).where(col.is_not(None)).limit(1))).scalar()
     finally:
         await engine.dispose()
+
+
+def _server_key_error(settings: Settings, sample: str | None) -> str | None:
+    """Why this node's server key cannot serve this store, if it cannot. A node whose key
+    differs from the one the store's secrets were encrypted with would refuse every
+    signed request; it is refused at start instead, with what to do about it."""
+    from cloudplane.api.secrets import ServerKey
+
+    try:
+        key = ServerKey.load(settings.data_dir)
+    except ValueError as e:  # CLOUDPLANE_SERVER_KEY or server.key is not a 32-byte key
+        return f"bad server key: {e}"
+    if sample is None or key.opens(sample):
+        return None
+    source = ("CLOUDPLANE_SERVER_KEY" if os.environ.get("CLOUDPLANE_SERVER_KEY")
+              else str(settings.data_dir / "server.key"))
+    return (f"the server key ({source}) is not the key the secrets in database "
+            f"{_redact(settings.database_url)} were encrypted with: every management node of one "
+            "database needs the same key (copy the first node's server.key, or set "
+            "CLOUDPLANE_SERVER_KEY to its contents on every node)")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -113,12 +140,15 @@ def cmd_serve(args: argparse.Namespace, after_start: Any = None) -> int:
     settings = _settings(args)
     try:
         normalize_url(settings.database_url)
-        asyncio.run(_check_db(settings.database_url))
+        sample = asyncio.run(_check_db(settings.database_url))
     except BadDatabaseUrl as e:
         return _fail(str(e))
     except Exception as e:  # any driver error: say which database and why
         reason = str(getattr(e, "orig", None) or e).splitlines()[0]
         return _fail(f"cannot connect to database {_redact(settings.database_url)}: {reason}")
+    key_error = _server_key_error(settings, sample)
+    if key_error is not None:
+        return _fail(key_error)
     if not _port_free(settings.host, settings.port):
         return _fail(f"port {settings.port} on {settings.host} is already in use (try --port)")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
