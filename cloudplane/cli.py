@@ -125,7 +125,7 @@ def _redact(url: str) -> str:
 
 def _run_server_loop(main: Any) -> None:
     """Run the management server on uvloop: in alternated deploy benchmarks the server
-    used 10-20 % less CPU than on asyncio's own loop (uvicorn only picks uvloop when it
+    used 8-22 % less CPU than on asyncio's own loop (uvicorn only picks uvloop when it
     runs the loop itself, which `_serve` does not). Ray's shard actors already run on
     uvloop: Ray picks it for them."""
     import uvloop
