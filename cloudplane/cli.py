@@ -61,14 +61,14 @@ def _server_key_error(settings: Settings, sample: str | None) -> str | None:
     signed request; it is refused at start instead, with what to do about it."""
     from cloudplane.api.secrets import ServerKey
 
-    try:
-        key = ServerKey.load(settings.data_dir)
-    except ValueError as e:  # CLOUDPLANE_SERVER_KEY or server.key is not a 32-byte key
-        return f"bad server key: {e}"
-    if sample is None or key.opens(sample):
-        return None
     source = ("CLOUDPLANE_SERVER_KEY" if os.environ.get("CLOUDPLANE_SERVER_KEY")
               else str(settings.data_dir / "server.key"))
+    try:
+        key = ServerKey.load(settings.data_dir)
+    except ValueError as e:  # not base64, or not a 32-byte key
+        return f"bad server key ({source}): {e}"
+    if sample is None or key.opens(sample):
+        return None
     return (f"the server key ({source}) is not the key the secrets in database "
             f"{_redact(settings.database_url)} were encrypted with: every management node of one "
             "database needs the same key (copy the first node's server.key, or set "

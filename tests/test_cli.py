@@ -1,7 +1,10 @@
-"""The `cloudplane` command: clear failures, migrations, health and metrics."""
+"""The `cloudplane` command: clear failures (database, server key, port), migrations, health
+and metrics, and the loop it serves on."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
+
+from cloudplane.cli import _run_server_loop
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -61,10 +66,6 @@ def test_default_admin_password_warning(live_server: Any) -> None:
 
 
 def test_the_server_loop_is_uvloop() -> None:
-    import asyncio
-
-    from cloudplane.cli import _run_server_loop
-
     seen: list[str] = []
 
     async def main() -> None:
@@ -78,28 +79,25 @@ def test_the_server_loop_is_uvloop() -> None:
 def test_a_node_with_another_server_key_is_refused(live_server: Any, tmp_path: Path) -> None:
     """The live server's store holds admin's secret key encrypted under its own server key:
     a second node on that store with a key of its own would fail every signed request."""
-    import os
+    with socket.socket() as busy:  # every run must stop before it serves: the port check comes last
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
 
-    busy = socket.socket()  # every run must stop before it serves: the port check comes last
-    busy.bind(("127.0.0.1", 0))
-    busy.listen()
-    port = busy.getsockname()[1]
+        def serve(env_key: str | None) -> subprocess.CompletedProcess[str]:
+            env = {k: v for k, v in os.environ.items() if k != "CLOUDPLANE_SERVER_KEY"}
+            if env_key is not None:
+                env["CLOUDPLANE_SERVER_KEY"] = env_key
+            return subprocess.run([sys.executable, "-m", "cloudplane", "serve", "--data-dir", str(tmp_path),
+                                   "--db", live_server.db_url, "--port", str(port)], capture_output=True,
+                                  text=True, timeout=60, env=env)
 
-    def serve(data_dir: Path, env_key: str | None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "CLOUDPLANE_SERVER_KEY"}
-        if env_key is not None:
-            env["CLOUDPLANE_SERVER_KEY"] = env_key
-        return subprocess.run([sys.executable, "-m", "cloudplane", "serve", "--data-dir", str(data_dir),
-                               "--db", live_server.db_url, "--port", str(port)], capture_output=True,
-                              text=True, timeout=60, env=env)
-
-    r = serve(tmp_path, None)  # a new server.key of its own
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"the server key ({tmp_path / 'server.key'}) is not the key" in r.stderr
-    r = serve(tmp_path, "bm90IGEga2V5")  # base64 of 9 bytes
-    assert r.returncode == 2 and "bad server key: the server key must be 32 bytes" in r.stderr
-    # With the first node's key, the key check passes and the next check speaks.
-    shared = (live_server.data_dir / "server.key").read_text().strip()
-    r = serve(tmp_path, shared)
-    busy.close()
-    assert r.returncode == 2 and "server key" not in r.stderr and "already in use" in r.stderr
+        r = serve(None)  # a new server.key of its own
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"the server key ({tmp_path / 'server.key'}) is not the key" in r.stderr
+        r = serve("bm90IGEga2V5")  # base64 of 9 bytes
+        assert r.returncode == 2
+        assert "bad server key (CLOUDPLANE_SERVER_KEY): the server key must be 32 bytes" in r.stderr
+        # With the first node's key, the key check passes and the next check speaks.
+        r = serve((live_server.data_dir / "server.key").read_text().strip())
+        assert r.returncode == 2 and "server key" not in r.stderr and "already in use" in r.stderr
