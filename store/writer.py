@@ -6,7 +6,8 @@ writes through one `GroupWriter`. Callers await their own item; the flusher
 takes whatever is queued, runs it in one transaction and resolves each item.
 
 Items come in four shapes:
-- `insert(table, row)`: rows for one table become one multi-row INSERT;
+- `insert(table, row)`: rows for one table and one set of columns become one
+  multi-row INSERT (a NIC with a gateway and one without are two);
 - `versioned(table, id, expected, changes, job=None)`: an optimistic update;
   updates of one table and column set become one executemany whose total
   rowcount must equal the number of items (if not, some row was stale: the
@@ -18,8 +19,10 @@ Items come in four shapes:
   see their own rowcount. Such a function must check its version *first*, so a
   StaleVersion leaves nothing behind in the shared transaction.
 
-If the database rejects the batch, it is rolled back and each item is retried
-in a transaction of its own, so one bad item fails alone. A deadlock or a lock
+If the batch fails (the database rejects it, SQLAlchemy refuses a statement, a
+submitted function raises), it is rolled back and each item is retried in a
+transaction of its own, so one bad item fails alone: the flusher itself never
+stops, since every write of the process would then wait for ever. A deadlock or a lock
 wait timeout is nobody's fault: such a transaction is run again as it was, a
 few times, before anything fails.
 """
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -181,6 +184,10 @@ class GroupWriter:
                     if not it.fut.done():
                         it.fut.cancel()
                 raise
+            except Exception as e:  # _flush fails items, not itself; if it did, no item waits for ever
+                log.exception("group writer: a batch of %d failed outside its items", len(batch))
+                for it in batch:
+                    _fail(it, e)
             finally:
                 self.stats.busy_s += time.perf_counter() - t0
 
@@ -199,10 +206,10 @@ class GroupWriter:
                 except _BatchStale:
                     _fail(it, StaleVersion(it.table.name if it.table is not None else "?",
                                            it.params.get("_id"), int(it.params.get("_v", 0))))
-                except (DBAPIError, OperationalError) as e1:
+                except Exception as e1:
                     _fail(it, e1)
             return
-        except (DBAPIError, OperationalError) as e:
+        except Exception as e:  # the database's refusal, or a statement or function that failed
             if len(batch) == 1:
                 _fail(batch[0], e)
                 return
@@ -213,7 +220,7 @@ class GroupWriter:
                 try:
                     res = await self._in_transaction([it])
                     _resolve(it, res[0])
-                except (DBAPIError, OperationalError) as e1:
+                except Exception as e1:
                     _fail(it, e1)
             return
         for it, res in zip(batch, results):
@@ -234,11 +241,12 @@ class GroupWriter:
     async def _one_transaction(self, batch: list[_Item]) -> list[Any]:
         results: list[Any] = [None] * len(batch)
         async with self.engine.begin() as conn:
-            # Inserts grouped per table (multi-row INSERT), in first-seen order.
-            by_table: dict[str, tuple[Table, list[int]]] = {}
+            # Inserts grouped per table and column set (one multi-row INSERT each: its rows
+            # must name the same columns), in first-seen order.
+            by_table: dict[tuple[str, tuple[str, ...]], tuple[Table, list[int]]] = {}
             for i, it in enumerate(batch):
                 if it.kind == "insert" and it.table is not None:
-                    by_table.setdefault(it.table.name, (it.table, []))[1].append(i)
+                    by_table.setdefault((it.table.name, tuple(sorted(it.params))), (it.table, []))[1].append(i)
             for table, idxs in by_table.values():
                 await prepared.executemany(conn, _insert_stmt(table), [batch[i].params for i in idxs])
             # Versioned updates grouped per statement (table + columns): one executemany each.
