@@ -294,6 +294,9 @@ class _Dispatcher:
                 except RAY_ERRORS as e:
                     # The rows are durable: the restarted shard recovers them.
                     log.warning("dispatch to %s failed (%s); shard recovery will run them", self.shard, e)
+                except Exception:  # anything else: this loop must outlive it, or no job is sent again
+                    log.exception("dispatch to %s failed; the shard's reconcile will run the %d jobs",
+                                  self.shard, len(batch))
 
 
 class _Poller:
@@ -307,18 +310,25 @@ class _Poller:
         incarnation, cursor = "", 0
         while True:
             try:
-                batch: CompletionBatch = await self.runtime.handle(self.shard).poll.remote(incarnation, cursor, 2.0)
-            except RAY_ERRORS:
-                # The shard is down: answer whoever waits from the store. The in-flight
-                # jobs are looked up once, at the gap its next incarnation reports.
-                await asyncio.sleep(0.2)
-                await self.runtime._sweep_waiters()
-                continue
-            if batch.gap:
-                await self.runtime._sweep_waiters(everything=True)
-            incarnation, cursor = batch.incarnation, batch.cursor
-            for c in batch.items:
-                self.runtime._resolve(JobResult(c.job, c.status, c.code, c.result))
+                incarnation, cursor = await self._poll(incarnation, cursor)
+            except Exception:  # this loop must outlive any error, or no completion is heard again
+                log.exception("polling %s for completions failed; polling again", self.shard)
+                await asyncio.sleep(0.2)  # the cursor did not move: nothing is skipped
+
+    async def _poll(self, incarnation: str, cursor: int) -> tuple[str, int]:
+        try:
+            batch: CompletionBatch = await self.runtime.handle(self.shard).poll.remote(incarnation, cursor, 2.0)
+        except RAY_ERRORS:
+            # The shard is down: answer whoever waits from the store. The in-flight
+            # jobs are looked up once, at the gap its next incarnation reports.
+            await asyncio.sleep(0.2)
+            await self.runtime._sweep_waiters()
+            return incarnation, cursor
+        if batch.gap:
+            await self.runtime._sweep_waiters(everything=True)
+        for c in batch.items:
+            self.runtime._resolve(JobResult(c.job, c.status, c.code, c.result))
+        return batch.incarnation, batch.cursor
 
 
 class Runtime:

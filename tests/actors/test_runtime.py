@@ -138,3 +138,36 @@ async def test_a_lost_completion_does_not_leave_a_job_pending_in_memory(rt: Runt
     await rt._sweep_waiters(everything=True)  # after a gap in a completion stream: all of them
     assert rt.pending(lost.job) is None
     assert (await rt.wait(lost.job, 5)).result == {"done": True}
+
+
+async def test_dispatch_and_polling_outlive_an_unexpected_error(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dispatch or a poll that fails with something other than Ray's actor errors (a
+    batch that cannot be serialised, say) is logged; the loops go on sending and hearing."""
+    (ref,) = await new_probes(rt.engine, 1)  # type: ignore[arg-type]
+    shard = rt.shard_for(ref)
+    real = rt.handle
+    left = {"accept": 1, "poll": 1}  # calls to break
+
+    class Broken:
+        def __init__(self, what: str) -> None:
+            self.what = what
+
+        def remote(self, *_: Any) -> Any:
+            raise ValueError(f"{self.what}: cannot serialise")
+
+    class Flaky:
+        def __init__(self, handle: Any) -> None:
+            self._handle = handle
+
+        def __getattr__(self, name: str) -> Any:
+            if left.get(name, 0) > 0:
+                left[name] -= 1
+                return Broken(name)
+            return getattr(self._handle, name)
+
+    monkeypatch.setattr(rt, "handle", lambda s: Flaky(real(s)))
+    first = await rt.submit(ref, "incr", {"by": 1})  # its dispatch fails: the shard's reconcile runs it
+    assert (await rt.wait(first, 30)).ok
+    assert (await rt.run(ref, "incr", {"by": 1}, timeout=30)) == {"counter": 2}
+    assert left == {"accept": 0, "poll": 0}
+    assert not rt._dispatcher(shard).task.done() and not rt._pollers[shard].task.done()
