@@ -184,14 +184,11 @@ class GroupWriter:
                     if not it.fut.done():
                         it.fut.cancel()
                 raise
-            except Exception as e:  # _flush fails items, not itself; if it did, no item waits for ever
-                log.exception("group writer: a batch of %d failed outside its items", len(batch))
-                for it in batch:
-                    _fail(it, e)
             finally:
                 self.stats.busy_s += time.perf_counter() - t0
 
     async def _flush(self, batch: list[_Item]) -> None:
+        """Resolve or fail every item; never raise (the flusher must outlive any batch)."""
         self.stats.batches += 1
         self.stats.items += len(batch)
         try:
